@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { commonConfigShape, parseAllowlist, setting, withAdapterRules } from '@capcheck/shared';
+import { usersConfigShape } from '@capcheck/users';
+
+export const localConfigSchema = withAdapterRules(
+  z.object({
+    ...commonConfigShape,
+    ...usersConfigShape,
+    PORT: setting.port(8080),
+    HOST: z.string().default('127.0.0.1'),
+    /** Who may reach /admin/* in the local process (the gateway's allow-list does this in production). */
+    ADMIN_ALLOWLIST: setting.list('127.0.0.0/8,::1/128').superRefine((entries, ctx) => {
+      try {
+        parseAllowlist(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
+  }),
+);
+
+export type LocalConfig = z.output<typeof localConfigSchema>;

@@ -1,0 +1,83 @@
+import type { Express } from 'express';
+import {
+  createAccessTokenVerifier,
+  createHttpApp,
+  localSigningKeys,
+  type AccessTokenVerifier,
+  type Lifecycle,
+  type Logger,
+  type MetadataStore,
+  type Metrics,
+  type RateLimiterFactory,
+} from '@capcheck/shared';
+import type { Router } from 'express';
+import type { UsersConfig } from './config';
+import type { SigningKeyRing } from './data-access/signing-keys';
+import type { Clock, PasswordHasher } from './domain/ports';
+import { UsersDomain } from './domain/users';
+import { createUsersRouter } from './entry-points/http/routes';
+
+export interface UsersDeps {
+  config: UsersConfig;
+  metadata: MetadataStore;
+  rateLimiters: RateLimiterFactory;
+  keyRing: SigningKeyRing;
+  passwords: PasswordHasher;
+  clock?: Clock;
+}
+
+/** The users service's routes plus the verifier for its own tokens (keys held in this process). */
+export function createUsersService(deps: UsersDeps): { router: Router; verifier: AccessTokenVerifier } {
+  const { config, rateLimiters } = deps;
+  const window = config.LOGIN_THROTTLE_WINDOW_SECONDS;
+  const domain = new UsersDomain({
+    users: deps.metadata.users,
+    refreshTokens: deps.metadata.refreshTokens,
+    apiKeys: deps.metadata.apiKeys,
+    passwords: deps.passwords,
+    signer: deps.keyRing,
+    clock: deps.clock ?? { now: () => new Date() },
+    throttles: {
+      loginPerAccount: rateLimiters.create({ name: 'login-account', points: config.LOGIN_ATTEMPTS_PER_ACCOUNT, durationSeconds: window }),
+      loginPerIp: rateLimiters.create({ name: 'login-ip', points: config.LOGIN_ATTEMPTS_PER_IP, durationSeconds: window }),
+      registerPerIp: rateLimiters.create({ name: 'register-ip', points: config.REGISTRATIONS_PER_IP_PER_HOUR, durationSeconds: 3600 }),
+      apiKeyFailuresPerIp: rateLimiters.create({ name: 'apikey-ip', points: config.API_KEY_FAILURES_PER_IP, durationSeconds: window }),
+    },
+    settings: {
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      adminEmails: new Set(config.ADMIN_EMAILS),
+      maxApiKeysPerUser: config.MAX_API_KEYS_PER_USER,
+    },
+  });
+  const verifier = createAccessTokenVerifier({
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    keys: localSigningKeys(() => deps.keyRing.publicJwks()),
+  });
+  return { router: createUsersRouter({ domain, verifier, keyRing: deps.keyRing }), verifier };
+}
+
+export interface HttpDeps {
+  logger: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  trustProxy: boolean | number | string | string[];
+}
+
+/** The users service as a standalone HTTP app. */
+export function createApp(deps: UsersDeps & HttpDeps): Express {
+  const { router } = createUsersService(deps);
+  return createHttpApp({
+    name: 'users',
+    logger: deps.logger,
+    metrics: deps.metrics,
+    lifecycle: deps.lifecycle,
+    trustProxy: deps.trustProxy,
+    readiness: [
+      { name: 'metadata', check: () => deps.metadata.ping() },
+      { name: 'rate-limits', check: () => deps.rateLimiters.ping() },
+    ],
+    mount: (app) => app.use(router),
+  });
+}

@@ -1,0 +1,5 @@
+export * from './app';
+export * from './config';
+export { usersPathPrefixes } from './entry-points/http/routes';
+export * from './data-access/signing-keys';
+export { bcryptHasher } from './data-access/bcrypt-hasher';

@@ -1,0 +1,47 @@
+/**
+ * What went wrong, in domain terms. The HTTP layer maps a kind to a status; domain code never
+ * speaks HTTP. `code` is stable and machine-readable, `message` is for people.
+ */
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'unprocessable'
+  | 'rate_limited'
+  | 'unavailable';
+
+export class AppError extends Error {
+  override name = 'AppError';
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly extra: { details?: unknown; retryAfterSeconds?: number } = {},
+  ) {
+    super(message);
+  }
+}
+
+export const statusOfKind: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unsupported_media_type: 415,
+  unprocessable: 422,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+export const notFound = (what = 'resource') => new AppError('not_found', 'not_found', `${what} not found`);
+
+/** Raised by a repository when a unique key (e.g. an email) is already taken. */
+export class DuplicateKeyError extends Error {
+  override name = 'DuplicateKeyError';
+}

@@ -1,0 +1,118 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { ZodError } from 'zod';
+import { AppError, statusOfKind } from './errors';
+import { runReadinessChecks, type ReadinessCheck } from './health';
+import { requestLogger, type Logger } from './logger';
+import { httpMetricsMiddleware, type Metrics } from './metrics';
+
+/** Shared between the HTTP shell and graceful shutdown: once draining, /readyz fails and keep-alive ends. */
+export class Lifecycle {
+  draining = false;
+}
+
+export interface HttpShellOptions {
+  /** `service` label and log name when no service router claimed the request. */
+  name: string;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: readonly ReadinessCheck[];
+  lifecycle: Lifecycle;
+  /** Express `trust proxy`: which hops may set X-Forwarded-For (false when the process is the edge). */
+  trustProxy: boolean | number | string | string[];
+  /** Adds the service routes; runs after the common middleware and before the 404 and error handlers. */
+  mount(app: Express): void;
+  bodyLimit?: string;
+}
+
+/**
+ * The one HTTP skeleton every service (and the local all-in-one process) uses: request ids and logs,
+ * metrics, health, JSON bodies, then the service routes, then one 404 and one error handler.
+ */
+export function createHttpApp(options: HttpShellOptions): Express {
+  const { name, logger, metrics, readiness, lifecycle } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy);
+  app.set('query parser', 'simple');
+
+  app.use(requestLogger(logger));
+  app.use(httpMetricsMiddleware(metrics, name));
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    if (lifecycle.draining) res.setHeader('Connection', 'close');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (lifecycle.draining) {
+      res.status(503).json({ status: 'draining', checks: {} });
+      return;
+    }
+    const report = await runReadinessChecks(readiness);
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use(express.json({ limit: options.bodyLimit ?? '16kb', strict: true }));
+  options.mount(app);
+
+  app.use((_req, _res, next) => next(new AppError('not_found', 'route_not_found', 'no such route')));
+  app.use(errorHandler(logger));
+  return app;
+}
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+}
+
+export function sendError(res: Response, status: number, code: string, message: string, details?: unknown): void {
+  res.status(status).json({ error: details === undefined ? { code, message } : { code, message, details } });
+}
+
+/** The one place where failures become responses. Nothing internal (stack, class names) leaves the process. */
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const log = (req as Request & { log?: Logger }).log ?? logger;
+    if (res.headersSent) {
+      log.error({ err }, 'error after response started');
+      res.destroy();
+      return;
+    }
+    if (err instanceof AppError) {
+      if (err.extra.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.extra.retryAfterSeconds));
+      if (err.kind === 'unauthenticated') res.setHeader('WWW-Authenticate', `Bearer error="invalid_token"`);
+      sendError(res, statusOfKind[err.kind], err.code, err.message, err.extra.details);
+      return;
+    }
+    if (err instanceof ZodError) {
+      sendError(res, 400, 'invalid_request', 'the request is not valid', describeZodIssues(err));
+      return;
+    }
+    const bodyError = err as BodyParserError;
+    if (bodyError.type === 'entity.parse.failed') {
+      sendError(res, 400, 'invalid_json', 'the body is not valid JSON');
+      return;
+    }
+    if (bodyError.type === 'entity.too.large') {
+      sendError(res, 413, 'body_too_large', 'the body is too large');
+      return;
+    }
+    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+      sendError(res, bodyError.status, 'bad_request', 'the request could not be read');
+      return;
+    }
+    log.error({ err }, 'unhandled error');
+    sendError(res, 500, 'internal_error', 'something went wrong on our side');
+  };
+}
+
+function describeZodIssues(err: ZodError): { path: string; message: string }[] {
+  return err.issues.map((issue) => ({ path: issue.path.join('.') || '(body)', message: issue.message }));
+}

@@ -1,0 +1,101 @@
+import type { ApiKeyId, Email, RefreshTokenId, Role, TokenFamilyId, UserId } from '../ids';
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Null on the last page. */
+  nextCursor: string | null;
+}
+export interface PageRequest {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface UserRecord {
+  id: UserId;
+  email: Email;
+  passwordHash: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface UserRepository {
+  /** Rejects with DuplicateKeyError when the email is taken. */
+  create(user: UserRecord): Promise<void>;
+  findById(id: UserId): Promise<UserRecord | null>;
+  findByEmail(email: Email): Promise<UserRecord | null>;
+  /** Oldest first. An unreadable cursor is treated as the start. */
+  list(page: PageRequest): Promise<Page<UserRecord>>;
+  update(id: UserId, patch: { role?: Role; disabled?: boolean }, at: Date): Promise<UserRecord | null>;
+}
+
+export interface RefreshTokenRecord {
+  id: RefreshTokenId;
+  userId: UserId;
+  /** Every token rotated from one login shares a family; reuse of any revokes them all. */
+  familyId: TokenFamilyId;
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface RefreshTokenRepository {
+  create(token: RefreshTokenRecord): Promise<void>;
+  findByHash(tokenHash: string): Promise<RefreshTokenRecord | null>;
+  /** Atomically marks an unused, unrevoked token used; false if someone else got there first. */
+  markUsed(id: RefreshTokenId, at: Date): Promise<boolean>;
+  revokeFamily(familyId: TokenFamilyId, at: Date): Promise<void>;
+  revokeAllForUser(userId: UserId, at: Date): Promise<void>;
+}
+
+export interface ApiKeyRecord {
+  id: ApiKeyId;
+  userId: UserId;
+  name: string;
+  /** The first characters of the key, shown in lists so people can tell keys apart. */
+  prefix: string;
+  keyHash: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ApiKeyRepository {
+  create(key: ApiKeyRecord): Promise<void>;
+  findByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** Keys that are not revoked, newest first. */
+  listActiveByUser(userId: UserId): Promise<ApiKeyRecord[]>;
+  /** Revokes the key if it belongs to that user and is active; false otherwise. */
+  revoke(id: ApiKeyId, userId: UserId, at: Date): Promise<boolean>;
+  touch(id: ApiKeyId, at: Date): Promise<void>;
+}
+
+/** The metadata store as a whole: every repository plus the store's own lifecycle. */
+export interface MetadataStore {
+  readonly users: UserRepository;
+  readonly refreshTokens: RefreshTokenRepository;
+  readonly apiKeys: ApiKeyRepository;
+  /** Resolves when the store answers (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Cursor over (createdAt, id): stable under inserts, opaque to clients. */
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.getTime(), id])).toString('base64url');
+}
+export function decodeCursor(cursor: string | undefined): { createdAt: Date; id: string } | null {
+  if (!cursor) return null;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
+      return { createdAt: new Date(value[0]), id: value[1] };
+    }
+  } catch {
+    // fall through: an unreadable cursor starts from the beginning
+  }
+  return null;
+}
