@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'local', level: config.LOG_LEVEL });
   const dataDir = resolve(config.DATA_DIR);
   const metadata = await openMetadataStore(config);
-  const rateLimiters = openRateLimiters(config);
+  const rateLimiters = await openRateLimiters(config);
   const keys = config.JWT_SIGNING_KEYS
     ? await importSigningKeys(config.JWT_SIGNING_KEYS)
     : await loadOrCreateSigningKeyFile(join(dataDir, 'keys', 'signing-keys.json'));

@@ -49,7 +49,7 @@ export async function openMetadataStore(config: CommonConfig): Promise<MetadataS
   return createSqliteMetadataStore(config.SQLITE_PATH ?? join(resolve(config.DATA_DIR), 'capcheck.sqlite'));
 }
 
-export function openRateLimiters(config: CommonConfig): RateLimiterFactory {
+export async function openRateLimiters(config: CommonConfig): Promise<RateLimiterFactory> {
   if (config.RATE_LIMIT_STORE === 'redis' && config.REDIS_URL) return createRedisRateLimiters(config.REDIS_URL);
   return createMemoryRateLimiters();
 }

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const config = loadConfig(schema);
   const logger = createLogger({ service: 'users', level: config.LOG_LEVEL });
   const metadata = await openMetadataStore(config);
-  const rateLimiters = openRateLimiters(config);
+  const rateLimiters = await openRateLimiters(config);
   const keys = config.JWT_SIGNING_KEYS
     ? await importSigningKeys(config.JWT_SIGNING_KEYS)
     : await loadOrCreateSigningKeyFile(join(resolve(config.DATA_DIR), 'keys', 'signing-keys.json'));

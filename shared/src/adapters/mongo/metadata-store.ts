@@ -1,6 +1,246 @@
-import type { MetadataStore } from '../../ports/metadata';
+import { createConnection, type FilterQuery, type Model } from 'mongoose';
+import type { ApiKeyId, Email, RefreshTokenId, Role, TokenFamilyId, UserId } from '../../ids';
+import { DuplicateKeyError } from '../../errors';
+import {
+  decodeCursor,
+  encodeCursor,
+  type ApiKeyRecord,
+  type ApiKeyRepository,
+  type MetadataStore,
+  type Page,
+  type PageRequest,
+  type RefreshTokenRecord,
+  type RefreshTokenRepository,
+  type UserRecord,
+  type UserRepository,
+} from '../../ports/metadata';
+import {
+  createMetadataModels,
+  type ApiKeyDocument,
+  type RefreshTokenDocument,
+  type UserDocument,
+} from './schemas';
 
-/** Placeholder replaced by the mongoose adapter. */
-export async function createMongoMetadataStore(_url: string): Promise<MetadataStore> {
-  throw new Error('not implemented');
+const toUser = (d: UserDocument): UserRecord => ({
+  id: d._id as UserId,
+  email: d.email as Email,
+  passwordHash: d.passwordHash,
+  role: d.role,
+  disabled: d.disabled,
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
+const fromUser = (u: UserRecord): UserDocument => ({
+  _id: u.id,
+  email: u.email,
+  passwordHash: u.passwordHash,
+  role: u.role,
+  disabled: u.disabled,
+  createdAt: u.createdAt,
+  updatedAt: u.updatedAt,
+});
+
+const toRefreshToken = (d: RefreshTokenDocument): RefreshTokenRecord => ({
+  id: d._id as RefreshTokenId,
+  userId: d.userId as UserId,
+  familyId: d.familyId as TokenFamilyId,
+  tokenHash: d.tokenHash,
+  createdAt: d.createdAt,
+  expiresAt: d.expiresAt,
+  usedAt: d.usedAt ?? null,
+  revokedAt: d.revokedAt ?? null,
+});
+const fromRefreshToken = (t: RefreshTokenRecord): RefreshTokenDocument => ({
+  _id: t.id,
+  userId: t.userId,
+  familyId: t.familyId,
+  tokenHash: t.tokenHash,
+  createdAt: t.createdAt,
+  expiresAt: t.expiresAt,
+  usedAt: t.usedAt,
+  revokedAt: t.revokedAt,
+});
+
+const toApiKey = (d: ApiKeyDocument): ApiKeyRecord => ({
+  id: d._id as ApiKeyId,
+  userId: d.userId as UserId,
+  name: d.name,
+  prefix: d.prefix,
+  keyHash: d.keyHash,
+  createdAt: d.createdAt,
+  lastUsedAt: d.lastUsedAt ?? null,
+  revokedAt: d.revokedAt ?? null,
+});
+const fromApiKey = (k: ApiKeyRecord): ApiKeyDocument => ({
+  _id: k.id,
+  userId: k.userId,
+  name: k.name,
+  prefix: k.prefix,
+  keyHash: k.keyHash,
+  createdAt: k.createdAt,
+  lastUsedAt: k.lastUsedAt,
+  revokedAt: k.revokedAt,
+});
+
+interface MongoErrorShape {
+  code?: unknown;
+  keyPattern?: Record<string, unknown>;
+}
+/** Only a clash on the email index is a taken email; an `_id` clash is a bug, as it is in SQLite. */
+const isDuplicateEmail = (err: unknown): boolean => {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, keyPattern } = err as MongoErrorShape;
+  return code === 11000 && (keyPattern === undefined || 'email' in keyPattern);
+};
+
+class MongoUsers implements UserRepository {
+  constructor(private readonly model: Model<UserDocument>) {}
+
+  async create(u: UserRecord): Promise<void> {
+    try {
+      await this.model.create(fromUser(u));
+    } catch (err) {
+      if (isDuplicateEmail(err)) throw new DuplicateKeyError('email already registered');
+      throw err;
+    }
+  }
+
+  async findById(id: UserId): Promise<UserRecord | null> {
+    const doc = await this.model.findOne({ _id: String(id) }).lean<UserDocument>();
+    return doc ? toUser(doc) : null;
+  }
+
+  async findByEmail(email: Email): Promise<UserRecord | null> {
+    const doc = await this.model.findOne({ email: String(email) }).lean<UserDocument>();
+    return doc ? toUser(doc) : null;
+  }
+
+  async list({ limit, cursor }: PageRequest): Promise<Page<UserRecord>> {
+    const after = decodeCursor(cursor);
+    const take = limit + 1;
+    // SQLite compares against a NaN time as NULL (no rows) and reads LIMIT 0 as "no rows"; Mongo
+    // would reject the date and read limit 0 as "no limit", so both cases short-circuit here.
+    if ((after && Number.isNaN(after.createdAt.getTime())) || take === 0) return { items: [], nextCursor: null };
+
+    const filter: FilterQuery<UserDocument> = after
+      ? {
+          $or: [
+            { createdAt: { $gt: after.createdAt } },
+            { createdAt: after.createdAt, _id: { $gt: String(after.id) } },
+          ],
+        }
+      : {};
+    const query = this.model.find(filter).sort({ createdAt: 1, _id: 1 });
+    // A negative SQLite LIMIT means "all rows"; a negative Mongo limit means "one batch".
+    if (take > 0) query.limit(take);
+    const docs = await query.lean<UserDocument[]>();
+
+    const items = docs.slice(0, limit).map(toUser);
+    const last = items.at(-1);
+    return { items, nextCursor: docs.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  async update(id: UserId, patch: { role?: Role; disabled?: boolean }, at: Date): Promise<UserRecord | null> {
+    const set: Partial<Pick<UserDocument, 'role' | 'disabled' | 'updatedAt'>> = { updatedAt: at };
+    if (patch.role !== undefined) set.role = patch.role;
+    if (patch.disabled !== undefined) set.disabled = patch.disabled;
+    const doc = await this.model
+      .findOneAndUpdate(
+        { _id: String(id) },
+        { $set: set },
+        // Validators stand in for SQLite's CHECK on role.
+        { returnDocument: 'after', runValidators: true },
+      )
+      .lean<UserDocument>();
+    return doc ? toUser(doc) : null;
+  }
+}
+
+class MongoRefreshTokens implements RefreshTokenRepository {
+  constructor(private readonly model: Model<RefreshTokenDocument>) {}
+
+  async create(t: RefreshTokenRecord): Promise<void> {
+    await this.model.create(fromRefreshToken(t));
+  }
+
+  async findByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
+    const doc = await this.model.findOne({ tokenHash: String(tokenHash) }).lean<RefreshTokenDocument>();
+    return doc ? toRefreshToken(doc) : null;
+  }
+
+  async markUsed(id: RefreshTokenId, at: Date): Promise<boolean> {
+    // One conditional update: of two concurrent rotations, only one can match the null usedAt.
+    const result = await this.model.updateOne(
+      { _id: String(id), usedAt: null, revokedAt: null },
+      { $set: { usedAt: at } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async revokeFamily(familyId: TokenFamilyId, at: Date): Promise<void> {
+    await this.model.updateMany({ familyId: String(familyId), revokedAt: null }, { $set: { revokedAt: at } });
+  }
+
+  async revokeAllForUser(userId: UserId, at: Date): Promise<void> {
+    await this.model.updateMany({ userId: String(userId), revokedAt: null }, { $set: { revokedAt: at } });
+  }
+}
+
+class MongoApiKeys implements ApiKeyRepository {
+  constructor(private readonly model: Model<ApiKeyDocument>) {}
+
+  async create(k: ApiKeyRecord): Promise<void> {
+    await this.model.create(fromApiKey(k));
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    const doc = await this.model.findOne({ keyHash: String(keyHash) }).lean<ApiKeyDocument>();
+    return doc ? toApiKey(doc) : null;
+  }
+
+  async listActiveByUser(userId: UserId): Promise<ApiKeyRecord[]> {
+    const docs = await this.model
+      .find({ userId: String(userId), revokedAt: null })
+      .sort({ createdAt: -1, _id: 1 })
+      .lean<ApiKeyDocument[]>();
+    return docs.map(toApiKey);
+  }
+
+  async revoke(id: ApiKeyId, userId: UserId, at: Date): Promise<boolean> {
+    const result = await this.model.updateOne(
+      { _id: String(id), userId: String(userId), revokedAt: null },
+      { $set: { revokedAt: at } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async touch(id: ApiKeyId, at: Date): Promise<void> {
+    await this.model.updateOne({ _id: String(id) }, { $set: { lastUsedAt: at } });
+  }
+}
+
+/** MongoDB on its own connection, so it never shares state with the global mongoose default. */
+export async function createMongoMetadataStore(url: string): Promise<MetadataStore> {
+  const conn = createConnection(url, { serverSelectionTimeoutMS: 5000 });
+  try {
+    await conn.asPromise();
+    const models = await createMetadataModels(conn);
+    return {
+      users: new MongoUsers(models.users),
+      refreshTokens: new MongoRefreshTokens(models.refreshTokens),
+      apiKeys: new MongoApiKeys(models.apiKeys),
+      async ping() {
+        const db = conn.db;
+        if (!db) throw new Error('MongoDB connection is not open');
+        await db.admin().ping();
+      },
+      async close() {
+        await conn.close();
+      },
+    };
+  } catch (err) {
+    // A half-open client would keep its monitors running and hold the process open.
+    await conn.close().catch(() => undefined);
+    throw err;
+  }
 }

@@ -7,9 +7,13 @@ import {
 } from 'rate-limiter-flexible';
 import type { RateLimiter, RateLimiterFactory, RateLimitPolicy, RateLimitState } from '../../ports/rate-limit';
 
-const stateOf = (res: RateLimiterRes | null, points: number): RateLimitState => {
+/**
+ * After consume, the call was allowed if it stayed within the budget; for peek, the next call would be
+ * allowed only if budget is left.
+ */
+const stateOf = (res: RateLimiterRes | null, points: number, mode: 'consumed' | 'peeked'): RateLimitState => {
   if (!res) return { allowed: true, remaining: points, retryAfterSeconds: 0 };
-  const allowed = res.consumedPoints <= points;
+  const allowed = mode === 'consumed' ? res.consumedPoints <= points : res.consumedPoints < points;
   return {
     allowed,
     remaining: Math.max(0, res.remainingPoints),
@@ -26,16 +30,16 @@ class FlexibleRateLimiter implements RateLimiter {
 
   async consume(key: string, points = 1): Promise<RateLimitState> {
     try {
-      return stateOf(await this.limiter.consume(key, points), this.points);
+      return stateOf(await this.limiter.consume(key, points), this.points, 'consumed');
     } catch (rejection) {
       // rate-limiter-flexible rejects with the state when the budget is spent, with an Error on store failure.
-      if (rejection instanceof RateLimiterRes) return stateOf(rejection, this.points);
+      if (rejection instanceof RateLimiterRes) return stateOf(rejection, this.points, 'consumed');
       throw rejection;
     }
   }
 
   async peek(key: string): Promise<RateLimitState> {
-    return stateOf(await this.limiter.get(key), this.points);
+    return stateOf(await this.limiter.get(key), this.points, 'peeked');
   }
 
   async reset(key: string): Promise<void> {
@@ -56,11 +60,16 @@ export function createMemoryRateLimiters(): RateLimiterFactory {
   };
 }
 
-/** Counters in Redis, shared by every replica, so N replicas do not mean N times the budget. */
-export function createRedisRateLimiters(redisUrl: string, keyPrefix = 'capcheck:rl'): RateLimiterFactory {
-  const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
-  // Connection errors are reported through ping() (readiness) and failed calls; avoid unhandled 'error' events.
+/**
+ * Counters in Redis, shared by every replica, so N replicas do not mean N times the budget. If Redis
+ * fails mid-flight, each limiter falls back to in-process counters (rate-limiter-flexible's insurance
+ * limiter) rather than failing logins; readiness reports the outage.
+ */
+export async function createRedisRateLimiters(redisUrl: string, keyPrefix = 'capcheck:rl'): Promise<RateLimiterFactory> {
+  const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  // Connection errors surface through ping() (readiness) and the insurance limiter; no unhandled 'error' events.
   client.on('error', () => undefined);
+  await client.connect();
   return {
     create: (policy: RateLimitPolicy) =>
       new FlexibleRateLimiter(
@@ -69,6 +78,11 @@ export function createRedisRateLimiters(redisUrl: string, keyPrefix = 'capcheck:
           keyPrefix: `${keyPrefix}:${policy.name}`,
           points: policy.points,
           duration: policy.durationSeconds,
+          insuranceLimiter: new RateLimiterMemory({
+            keyPrefix: policy.name,
+            points: policy.points,
+            duration: policy.durationSeconds,
+          }),
         }),
         policy.points,
       ),
@@ -76,7 +90,7 @@ export function createRedisRateLimiters(redisUrl: string, keyPrefix = 'capcheck:
       await client.ping();
     },
     async close() {
-      client.disconnect();
+      await client.quit().catch(() => client.disconnect());
     },
   };
 }

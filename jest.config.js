@@ -1,0 +1,15 @@
+/** One jest run for the whole workspace; packages are mapped to their sources so tests need no build. */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  moduleNameMapper: {
+    '^@capcheck/shared$': '<rootDir>/shared/src/index.ts',
+    '^@capcheck/users$': '<rootDir>/services/users/src/index.ts',
+    '^@capcheck/local$': '<rootDir>/local/src/index.ts',
+  },
+  testMatch: ['<rootDir>/{shared,services,local,e2e}/**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  verbose: true,
+  testTimeout: 20000,
+};

@@ -1,0 +1,127 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import { roles, type Role } from '../../ids';
+
+/** How a user is stored: the domain id is the `_id`, dates are BSON dates. */
+export interface UserDocument {
+  _id: string;
+  email: string;
+  passwordHash: string;
+  role: Role;
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface RefreshTokenDocument {
+  _id: string;
+  userId: string;
+  familyId: string;
+  tokenHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ApiKeyDocument {
+  _id: string;
+  userId: string;
+  name: string;
+  prefix: string;
+  keyHash: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface MetadataModels {
+  users: Model<UserDocument>;
+  refreshTokens: Model<RefreshTokenDocument>;
+  apiKeys: Model<ApiKeyDocument>;
+}
+
+/**
+ * Like SQLite's `TEXT NOT NULL`: must be present but may be empty. Mongoose's `required` would also
+ * refuse '', so a missing value defaults to null and the validator refuses null instead.
+ */
+const requiredText = {
+  type: String,
+  default: null,
+  validate: { validator: (value: unknown) => value !== null, message: 'Path `{PATH}` is required.' },
+};
+const requiredDate = { type: Date, required: true };
+const nullableDate = { type: Date, default: null };
+
+const schemaOptions = (collection: string) => ({
+  collection,
+  // Unknown fields are dropped from writes and from filters, so a stray key can never widen a query.
+  strict: true,
+  strictQuery: true,
+  versionKey: false,
+  id: false,
+  // Indexes are built once, awaited, at start-up (see createMetadataModels) rather than in the background.
+  autoIndex: false,
+  autoCreate: false,
+} as const);
+
+const userSchema = new Schema<UserDocument>(
+  {
+    _id: requiredText,
+    email: requiredText,
+    passwordHash: requiredText,
+    role: { type: String, enum: roles, required: true },
+    disabled: { type: Boolean, required: true },
+    createdAt: requiredDate,
+    updatedAt: requiredDate,
+  },
+  schemaOptions('users'),
+);
+userSchema.index({ email: 1 }, { unique: true });
+userSchema.index({ createdAt: 1, _id: 1 });
+
+const refreshTokenSchema = new Schema<RefreshTokenDocument>(
+  {
+    _id: requiredText,
+    userId: requiredText,
+    familyId: requiredText,
+    tokenHash: requiredText,
+    createdAt: requiredDate,
+    expiresAt: requiredDate,
+    usedAt: nullableDate,
+    revokedAt: nullableDate,
+  },
+  schemaOptions('refresh_tokens'),
+);
+refreshTokenSchema.index({ tokenHash: 1 }, { unique: true });
+refreshTokenSchema.index({ familyId: 1 });
+refreshTokenSchema.index({ userId: 1 });
+
+const apiKeySchema = new Schema<ApiKeyDocument>(
+  {
+    _id: requiredText,
+    userId: requiredText,
+    name: requiredText,
+    prefix: requiredText,
+    keyHash: requiredText,
+    createdAt: requiredDate,
+    lastUsedAt: nullableDate,
+    revokedAt: nullableDate,
+  },
+  schemaOptions('api_keys'),
+);
+apiKeySchema.index({ keyHash: 1 }, { unique: true });
+apiKeySchema.index({ userId: 1, createdAt: 1 });
+
+/**
+ * Registers the models on this connection and waits for their indexes, so the unique email index
+ * exists before the first insert can race past it.
+ */
+export async function createMetadataModels(conn: Connection): Promise<MetadataModels> {
+  const models: MetadataModels = {
+    users: conn.model<UserDocument>('User', userSchema),
+    refreshTokens: conn.model<RefreshTokenDocument>('RefreshToken', refreshTokenSchema),
+    apiKeys: conn.model<ApiKeyDocument>('ApiKey', apiKeySchema),
+  };
+  await Promise.all([models.users.createIndexes(), models.refreshTokens.createIndexes(), models.apiKeys.createIndexes()]);
+  return models;
+}
