@@ -25,8 +25,10 @@ export function gracefulShutdown(options: GracefulShutdownOptions): () => Promis
     lifecycle.draining = true;
     logger.info('shutdown: draining in-flight requests');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Idle keep-alive sockets would hold close() open; busy ones get `Connection: close` on their reply.
+    // Idle keep-alive sockets would hold close() open. A busy socket becomes idle once its response is
+    // sent; sweep until the server has closed so none waits out its keep-alive timeout.
     server.closeIdleConnections();
+    const sweeper = setInterval(() => server.closeIdleConnections(), 100);
     const timer = setTimeout(() => {
       logger.warn({ drainTimeoutMs }, 'shutdown: drain timed out, cutting remaining connections');
       server.closeAllConnections();
@@ -34,6 +36,7 @@ export function gracefulShutdown(options: GracefulShutdownOptions): () => Promis
     timer.unref();
     await closed;
     clearTimeout(timer);
+    clearInterval(sweeper);
     for (const closer of [...closers].reverse()) {
       try {
         await closer.close();

@@ -122,6 +122,10 @@ export async function createMetadataModels(conn: Connection): Promise<MetadataMo
     refreshTokens: conn.model<RefreshTokenDocument>('RefreshToken', refreshTokenSchema),
     apiKeys: conn.model<ApiKeyDocument>('ApiKey', apiKeySchema),
   };
-  await Promise.all([models.users.createIndexes(), models.refreshTokens.createIndexes(), models.apiKeys.createIndexes()]);
+  await Promise.all([
+    models.users.createIndexes(),
+    models.refreshTokens.createIndexes(),
+    models.apiKeys.createIndexes(),
+  ]);
   return models;
 }
