@@ -11,5 +11,6 @@ module.exports = {
   testMatch: ['<rootDir>/{shared,services,local,e2e}/**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   verbose: true,
+  reporters: ['default', '<rootDir>/test-support/summary-reporter.js'],
   testTimeout: 20000,
 };

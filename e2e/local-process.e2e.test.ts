@@ -66,7 +66,10 @@ test('the journey of the README: register, log in, /users/me, API key traded and
     const me = await api.get('/users/me', { token: login.body.accessToken });
     expect(me.body).toMatchObject({ email, role: 'user' });
 
-    const key = await api.post<{ id: string; key: string }>('/users/me/api-keys', { token: login.body.accessToken, json: { name: 'line 1' } });
+    const key = await api.post<{ id: string; key: string }>('/users/me/api-keys', {
+      token: login.body.accessToken,
+      json: { name: 'line 1' },
+    });
     expect(key.status).toBe(201);
     const traded = await api.post<{ accessToken: string }>('/auth/token', { headers: { 'x-api-key': key.body.key } });
     expect(traded.status).toBe(200);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
@@ -83,8 +84,6 @@ export function requirementOf(name: string): boolean {
 export function tcpUnreachable(url: string): string | null {
   const { hostname, port } = new URL(url);
   const script = `const s=require('net').connect(${Number(port)},${JSON.stringify(hostname)});s.setTimeout(2000,()=>process.exit(2));s.on('connect',()=>process.exit(0));s.on('error',e=>{console.error(e.message);process.exit(1)});`;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 5000 });
   if (result.status === 0) return null;
   return result.stderr.trim() || `no answer from ${hostname}:${port}`;

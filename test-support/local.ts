@@ -10,7 +10,13 @@ import {
   loadConfig,
   type MetadataStore,
 } from '@capcheck/shared';
-import { bcryptHasher, createSigningKeyRing, generateSigningJwks, importSigningKeys, type SigningKeyRing } from '@capcheck/users';
+import {
+  bcryptHasher,
+  createSigningKeyRing,
+  generateSigningJwks,
+  importSigningKeys,
+  type SigningKeyRing,
+} from '@capcheck/users';
 import { createLocalApp, localConfigSchema } from '@capcheck/local';
 import { client, listen, type Client, type Started } from './http';
 
@@ -73,7 +79,9 @@ export const password = 'correct horse battery';
 export async function signUp(api: Client, email: string) {
   const registered = await api.post<{ id: string; role: string }>('/auth/register', { json: { email, password } });
   if (registered.status !== 201) throw new Error(`register failed: ${registered.status}`);
-  const login = await api.post<{ accessToken: string; refreshToken: string }>('/auth/login', { json: { email, password } });
+  const login = await api.post<{ accessToken: string; refreshToken: string }>('/auth/login', {
+    json: { email, password },
+  });
   if (login.status !== 200) throw new Error(`login failed: ${login.status}`);
   return { id: registered.body.id, role: registered.body.role, ...login.body };
 }

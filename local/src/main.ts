@@ -10,12 +10,7 @@ import {
   openMetadataStore,
   openRateLimiters,
 } from '@capcheck/shared';
-import {
-  bcryptHasher,
-  createSigningKeyRing,
-  importSigningKeys,
-  loadOrCreateSigningKeyFile,
-} from '@capcheck/users';
+import { bcryptHasher, createSigningKeyRing, importSigningKeys, loadOrCreateSigningKeyFile } from '@capcheck/users';
 import { createLocalApp } from './app';
 import { localConfigSchema } from './config';
 

@@ -20,7 +20,10 @@ test('a forged X-Forwarded-For does not get past the allow-list when no proxy is
   const sys = await startLocal({ ADMIN_ALLOWLIST: '10.0.0.0/8', ADMIN_EMAILS: email });
   try {
     const admin = await signUp(sys.api, email);
-    const res = await sys.api.get('/admin/api/users', { token: admin.accessToken, headers: { 'x-forwarded-for': '10.1.1.1' } });
+    const res = await sys.api.get('/admin/api/users', {
+      token: admin.accessToken,
+      headers: { 'x-forwarded-for': '10.1.1.1' },
+    });
     expect(res.status).toBe(404);
   } finally {
     await sys.close();
@@ -32,9 +35,15 @@ test('behind a trusted proxy, the forwarded client address is what the allow-lis
   const sys = await startLocal({ ADMIN_ALLOWLIST: '10.0.0.0/8', ADMIN_EMAILS: email, TRUST_PROXY: 'loopback' });
   try {
     const admin = await signUp(sys.api, email);
-    const inside = await sys.api.get('/admin/api/users', { token: admin.accessToken, headers: { 'x-forwarded-for': '10.1.1.1' } });
+    const inside = await sys.api.get('/admin/api/users', {
+      token: admin.accessToken,
+      headers: { 'x-forwarded-for': '10.1.1.1' },
+    });
     expect(inside.status).toBe(200);
-    const outside = await sys.api.get('/admin/api/users', { token: admin.accessToken, headers: { 'x-forwarded-for': '203.0.113.9' } });
+    const outside = await sys.api.get('/admin/api/users', {
+      token: admin.accessToken,
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
     expect(outside.status).toBe(404);
   } finally {
     await sys.close();
@@ -45,10 +54,15 @@ test('health, readiness and metrics', async () => {
   const sys = await startLocal();
   try {
     expect((await sys.api.get('/healthz')).body).toEqual({ status: 'ok' });
-    expect((await sys.api.get('/readyz')).body).toEqual({ status: 'ready', checks: { metadata: 'ok', 'rate-limits': 'ok' } });
+    expect((await sys.api.get('/readyz')).body).toEqual({
+      status: 'ready',
+      checks: { metadata: 'ok', 'rate-limits': 'ok' },
+    });
     await sys.api.post('/auth/register', { json: { email: uniqueEmail(), password: 'long enough password' } });
     const metrics = await fetch(`${sys.baseUrl}/metrics`).then((r) => r.text());
-    expect(metrics).toMatch(/http_request_duration_seconds_count\{service="users",method="POST",route="\/auth\/register",status_code="201"\} 1/);
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{service="users",method="POST",route="\/auth\/register",status_code="201"\} 1/,
+    );
     expect(metrics).toMatch(/process_cpu_user_seconds_total/);
   } finally {
     await sys.close();

@@ -10,17 +10,12 @@ export class ConfigError extends Error {
  * Validates the environment once, at start-up. Secrets may come from a file: `NAME_FILE=/run/secrets/x`
  * fills `NAME` (Docker/Kubernetes secrets), so they never need to be in the environment or the repo.
  */
-export function loadConfig<S extends z.ZodType>(
-  schema: S,
-  env: NodeJS.ProcessEnv = process.env,
-): z.output<S> {
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const known = schema instanceof z.ZodObject ? new Set(Object.keys(schema.shape as object)) : new Set<string>();
   const resolved = resolveFileSecrets(env, known);
   const result = schema.safeParse(resolved);
   if (!result.success) {
-    const lines = result.error.issues.map(
-      (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
-    );
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return result.data;

@@ -13,8 +13,7 @@ export const newId = <T extends Id<string>>(): T => randomUUID() as T;
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Ids come from clients as path parameters; anything that is not one of ours is simply not found. */
-export const parseId = <T extends Id<string>>(raw: string): T | null =>
-  uuidPattern.test(raw) ? (raw as T) : null;
+export const parseId = <T extends Id<string>>(raw: string): T | null => (uuidPattern.test(raw) ? (raw as T) : null);
 
 export type Role = 'user' | 'admin';
 export const roles = ['user', 'admin'] as const satisfies readonly Role[];

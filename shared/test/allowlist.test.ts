@@ -12,5 +12,7 @@ test('matches addresses and subnets of both families, including IPv4-mapped IPv6
 });
 
 test.each(['localhost', '10.0.0.0/33', '::1/129', '1.2.3.4/x', ''])('refuses %j, naming it', (entry) => {
-  expect(() => parseAllowlist([entry])).toThrow(entry === '' ? /not an IP/ : new RegExp(entry.replace(/[/.]/g, '\\$&')));
+  expect(() => parseAllowlist([entry])).toThrow(
+    entry === '' ? /not an IP/ : new RegExp(entry.replace(/[/.]/g, '\\$&')),
+  );
 });

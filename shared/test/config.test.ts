@@ -4,11 +4,18 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { commonConfigShape, ConfigError, loadConfig, setting, withAdapterRules } from '@capcheck/shared';
 
-const schema = withAdapterRules(z.object({ ...commonConfigShape, PORT: setting.port(8080), SECRET: z.string().optional() }));
+const schema = withAdapterRules(
+  z.object({ ...commonConfigShape, PORT: setting.port(8080), SECRET: z.string().optional() }),
+);
 
 test('defaults apply when nothing is set', () => {
   const config = loadConfig(schema, {});
-  expect(config).toMatchObject({ PORT: 8080, METADATA_STORE: 'sqlite', RATE_LIMIT_STORE: 'memory', TRUST_PROXY: false });
+  expect(config).toMatchObject({
+    PORT: 8080,
+    METADATA_STORE: 'sqlite',
+    RATE_LIMIT_STORE: 'memory',
+    TRUST_PROXY: false,
+  });
 });
 
 test.each([
@@ -25,7 +32,9 @@ test.each([
 });
 
 test('every bad setting is named at once', () => {
-  expect(() => loadConfig(schema, { PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT:[\s\S]*LOG_LEVEL:|LOG_LEVEL:[\s\S]*PORT:/);
+  expect(() => loadConfig(schema, { PORT: 'x', LOG_LEVEL: 'y' })).toThrow(
+    /PORT:[\s\S]*LOG_LEVEL:|LOG_LEVEL:[\s\S]*PORT:/,
+  );
 });
 
 test('TRUST_PROXY reads as a boolean, a hop count or a list of addresses', () => {

@@ -38,10 +38,26 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
     signer: deps.keyRing,
     clock: deps.clock ?? { now: () => new Date() },
     throttles: {
-      loginPerAccount: rateLimiters.create({ name: 'login-account', points: config.LOGIN_ATTEMPTS_PER_ACCOUNT, durationSeconds: window }),
-      loginPerIp: rateLimiters.create({ name: 'login-ip', points: config.LOGIN_ATTEMPTS_PER_IP, durationSeconds: window }),
-      registerPerIp: rateLimiters.create({ name: 'register-ip', points: config.REGISTRATIONS_PER_IP_PER_HOUR, durationSeconds: 3600 }),
-      apiKeyFailuresPerIp: rateLimiters.create({ name: 'apikey-ip', points: config.API_KEY_FAILURES_PER_IP, durationSeconds: window }),
+      loginPerAccount: rateLimiters.create({
+        name: 'login-account',
+        points: config.LOGIN_ATTEMPTS_PER_ACCOUNT,
+        durationSeconds: window,
+      }),
+      loginPerIp: rateLimiters.create({
+        name: 'login-ip',
+        points: config.LOGIN_ATTEMPTS_PER_IP,
+        durationSeconds: window,
+      }),
+      registerPerIp: rateLimiters.create({
+        name: 'register-ip',
+        points: config.REGISTRATIONS_PER_IP_PER_HOUR,
+        durationSeconds: 3600,
+      }),
+      apiKeyFailuresPerIp: rateLimiters.create({
+        name: 'apikey-ip',
+        points: config.API_KEY_FAILURES_PER_IP,
+        durationSeconds: window,
+      }),
     },
     settings: {
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,

@@ -6,7 +6,11 @@ export const usersConfigShape = {
   JWT_ISSUER: z.string().min(1).default('capcheck'),
   JWT_AUDIENCE: z.string().min(1).default('capcheck-api'),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
-  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(300).default(30 * 24 * 3600),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .default(30 * 24 * 3600),
   /** `{"keys": [private EC P-256 JWKs]}`, first one signs; or JWT_SIGNING_KEYS_FILE. Generated locally when absent. */
   JWT_SIGNING_KEYS: z.string().optional(),
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),

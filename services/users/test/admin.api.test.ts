@@ -18,7 +18,9 @@ test('an email in ADMIN_EMAILS registers as admin; others as user', async () => 
 test('a non-admin gets 403 on admin routes; no token gets 401', async () => {
   const user = await signUp(sys.api, uniqueEmail());
   expect((await sys.api.get('/admin/api/users', { token: user.accessToken })).status).toBe(403);
-  expect((await sys.api.patch(`/admin/api/users/${user.id}`, { token: user.accessToken, json: { role: 'admin' } })).status).toBe(403);
+  expect(
+    (await sys.api.patch(`/admin/api/users/${user.id}`, { token: user.accessToken, json: { role: 'admin' } })).status,
+  ).toBe(403);
   expect((await sys.api.get('/admin/api/users')).status).toBe(401);
 });
 
@@ -36,7 +38,10 @@ describe('as admin', () => {
     let pages = 0;
     do {
       const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2';
-      const page = await sys.api.get<{ items: { id: string }[]; nextCursor: string | null }>(`/admin/api/users${query}`, { token: adminToken });
+      const page = await sys.api.get<{ items: { id: string }[]; nextCursor: string | null }>(
+        `/admin/api/users${query}`,
+        { token: adminToken },
+      );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(2);
       expect(JSON.stringify(page.body)).not.toMatch(/passwordHash|\$2[aby]\$/);
@@ -56,7 +61,10 @@ describe('as admin', () => {
   test('disabling a user ends their sessions and their logins', async () => {
     const email = uniqueEmail('disabled');
     const victim = await signUp(sys.api, email);
-    const patched = await sys.api.patch(`/admin/api/users/${victim.id}`, { token: adminToken, json: { disabled: true } });
+    const patched = await sys.api.patch(`/admin/api/users/${victim.id}`, {
+      token: adminToken,
+      json: { disabled: true },
+    });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ id: victim.id, disabled: true });
     expect((await sys.api.post('/auth/login', { json: { email, password } })).status).toBe(403);
@@ -86,9 +94,20 @@ describe('as admin', () => {
   });
 
   test('404 for unknown and malformed ids; 409 for changing oneself', async () => {
-    expect((await sys.api.patch('/admin/api/users/00000000-0000-4000-8000-000000000000', { token: adminToken, json: { disabled: true } })).status).toBe(404);
-    expect((await sys.api.patch('/admin/api/users/nope', { token: adminToken, json: { disabled: true } })).status).toBe(404);
+    expect(
+      (
+        await sys.api.patch('/admin/api/users/00000000-0000-4000-8000-000000000000', {
+          token: adminToken,
+          json: { disabled: true },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await sys.api.patch('/admin/api/users/nope', { token: adminToken, json: { disabled: true } })).status).toBe(
+      404,
+    );
     const self = await sys.api.get<{ id: string }>('/users/me', { token: adminToken });
-    expect((await sys.api.patch(`/admin/api/users/${self.body.id}`, { token: adminToken, json: { role: 'user' } })).status).toBe(409);
+    expect(
+      (await sys.api.patch(`/admin/api/users/${self.body.id}`, { token: adminToken, json: { role: 'user' } })).status,
+    ).toBe(409);
   });
 });

@@ -18,14 +18,27 @@ interface CreatedKey {
 test('create, trade for a token, use it, revoke, and the old key fails at once', async () => {
   const { api } = sys;
   const user = await signUp(api, uniqueEmail());
-  const created = await api.post<CreatedKey>('/users/me/api-keys', { token: user.accessToken, json: { name: 'bottling line 3' } });
+  const created = await api.post<CreatedKey>('/users/me/api-keys', {
+    token: user.accessToken,
+    json: { name: 'bottling line 3' },
+  });
   expect(created.status).toBe(201);
-  expect(created.body).toMatchObject({ id: expect.any(String), name: 'bottling line 3', key: expect.stringMatching(/^cck_/) });
+  expect(created.body).toMatchObject({
+    id: expect.any(String),
+    name: 'bottling line 3',
+    key: expect.stringMatching(/^cck_/),
+  });
   expect(created.body.key.startsWith(created.body.prefix)).toBe(true);
 
   const listed = await api.get<{ items: Record<string, unknown>[] }>('/users/me/api-keys', { token: user.accessToken });
   expect(listed.body.items).toEqual([
-    { id: created.body.id, name: 'bottling line 3', prefix: created.body.prefix, createdAt: created.body.createdAt, lastUsedAt: null },
+    {
+      id: created.body.id,
+      name: 'bottling line 3',
+      prefix: created.body.prefix,
+      createdAt: created.body.createdAt,
+      lastUsedAt: null,
+    },
   ]);
   expect(JSON.stringify(listed.body)).not.toContain(created.body.key);
 
@@ -38,20 +51,27 @@ test('create, trade for a token, use it, revoke, and the old key fails at once',
   const me = await api.get('/users/me', { token: traded.body.accessToken });
   expect(me.body).toMatchObject({ id: user.id });
 
-  const afterUse = await api.get<{ items: { lastUsedAt: string | null }[] }>('/users/me/api-keys', { token: user.accessToken });
+  const afterUse = await api.get<{ items: { lastUsedAt: string | null }[] }>('/users/me/api-keys', {
+    token: user.accessToken,
+  });
   expect(afterUse.body.items[0]?.lastUsedAt).toEqual(expect.any(String));
 
   expect((await api.delete(`/users/me/api-keys/${created.body.id}`, { token: user.accessToken })).status).toBe(204);
   const refused = await api.post('/auth/token', { headers: { 'x-api-key': created.body.key } });
   expect(refused.status).toBe(401);
   expect(refused.body).toMatchObject({ error: { code: 'invalid_api_key' } });
-  expect((await api.get<{ items: unknown[] }>('/users/me/api-keys', { token: user.accessToken })).body.items).toEqual([]);
+  expect((await api.get<{ items: unknown[] }>('/users/me/api-keys', { token: user.accessToken })).body.items).toEqual(
+    [],
+  );
 });
 
 test("another user's key is a 404 and stays usable", async () => {
   const owner = await signUp(sys.api, uniqueEmail('owner'));
   const intruder = await signUp(sys.api, uniqueEmail('intruder'));
-  const created = await sys.api.post<CreatedKey>('/users/me/api-keys', { token: owner.accessToken, json: { name: 'k' } });
+  const created = await sys.api.post<CreatedKey>('/users/me/api-keys', {
+    token: owner.accessToken,
+    json: { name: 'k' },
+  });
   const res = await sys.api.delete(`/users/me/api-keys/${created.body.id}`, { token: intruder.accessToken });
   expect(res.status).toBe(404);
   expect((await sys.api.post('/auth/token', { headers: { 'x-api-key': created.body.key } })).status).toBe(200);
@@ -92,7 +112,8 @@ test('POST /auth/token without a key, or with a made-up one, is 401', async () =
 test('failed key exchanges from one address are throttled', async () => {
   const own = await startLocal({ API_KEY_FAILURES_PER_IP: '2' });
   try {
-    for (let i = 0; i < 2; i++) expect((await own.api.post('/auth/token', { headers: { 'x-api-key': `cck_${i}` } })).status).toBe(401);
+    for (let i = 0; i < 2; i++)
+      expect((await own.api.post('/auth/token', { headers: { 'x-api-key': `cck_${i}` } })).status).toBe(401);
     const blocked = await own.api.post('/auth/token', { headers: { 'x-api-key': 'cck_2' } });
     expect(blocked.status).toBe(429);
     expect(blocked.headers.get('retry-after')).toBeTruthy();
@@ -106,7 +127,9 @@ test('the number of active keys per user is bounded', async () => {
   try {
     const user = await signUp(own.api, uniqueEmail());
     for (let i = 0; i < 2; i++) {
-      expect((await own.api.post('/users/me/api-keys', { token: user.accessToken, json: { name: `k${i}` } })).status).toBe(201);
+      expect(
+        (await own.api.post('/users/me/api-keys', { token: user.accessToken, json: { name: `k${i}` } })).status,
+      ).toBe(201);
     }
     const third = await own.api.post('/users/me/api-keys', { token: user.accessToken, json: { name: 'k3' } });
     expect(third.status).toBe(409);

@@ -12,7 +12,12 @@ describe('POST /auth/register', () => {
     const email = uniqueEmail('Reg');
     const res = await sys.api.post('/auth/register', { json: { email: `  ${email.toUpperCase()} `, password } });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.any(String), email: email.toLowerCase(), role: 'user', createdAt: expect.any(String) });
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      email: email.toLowerCase(),
+      role: 'user',
+      createdAt: expect.any(String),
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/hash|password/i);
   });
 
@@ -32,12 +37,20 @@ describe('POST /auth/register', () => {
     ['an extra field', { json: { email: 'x@example.test', password, role: 'admin' } }, 'invalid_request'],
     ['a number as email', { json: { email: 42, password } }, 'invalid_request'],
     ['an operator object as email', { json: { email: { $gt: '' }, password } }, 'invalid_request'],
-    ['an operator object as password', { json: { email: 'x@example.test', password: { $ne: null } } }, 'invalid_request'],
+    [
+      'an operator object as password',
+      { json: { email: 'x@example.test', password: { $ne: null } } },
+      'invalid_request',
+    ],
     ['not an email', { json: { email: 'not-an-email', password } }, 'invalid_request'],
     ['a short password', { json: { email: 'x@example.test', password: 'short' } }, 'invalid_request'],
     ['a 73-byte password', { json: { email: 'x@example.test', password: 'a'.repeat(73) } }, 'invalid_request'],
     // 25 characters but 75 bytes: bcrypt would silently drop the tail.
-    ['a password of 25 three-byte characters', { json: { email: 'x@example.test', password: '€'.repeat(25) } }, 'invalid_request'],
+    [
+      'a password of 25 three-byte characters',
+      { json: { email: 'x@example.test', password: '€'.repeat(25) } },
+      'invalid_request',
+    ],
   ])('400 for %s', async (_name, body, code) => {
     const res = await sys.api.post('/auth/register', body);
     expect(res.status).toBe(400);
@@ -53,7 +66,9 @@ describe('POST /auth/register', () => {
   });
 
   test('413 for a body over the limit, as JSON', async () => {
-    const res = await sys.api.post('/auth/register', { json: { email: 'x@example.test', password: 'p'.repeat(20_000) } });
+    const res = await sys.api.post('/auth/register', {
+      json: { email: 'x@example.test', password: 'p'.repeat(20_000) },
+    });
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ error: { code: 'body_too_large' } });
   });
@@ -65,7 +80,12 @@ describe('POST /auth/login', () => {
     await sys.api.post('/auth/register', { json: { email, password } });
     const res = await sys.api.post('/auth/login', { json: { email, password } });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900, refreshToken: expect.any(String) });
+    expect(res.body).toEqual({
+      accessToken: expect.any(String),
+      tokenType: 'Bearer',
+      expiresIn: 900,
+      refreshToken: expect.any(String),
+    });
     const me = await sys.api.get('/users/me', { token: res.body.accessToken as string });
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ email, role: 'user' });
@@ -148,12 +168,16 @@ describe('refresh tokens', () => {
 
   test('reuse of a rotated token revokes the whole family', async () => {
     const user = await signUp(sys.api, uniqueEmail());
-    const rotated = await sys.api.post<{ refreshToken: string }>('/auth/refresh', { json: { refreshToken: user.refreshToken } });
+    const rotated = await sys.api.post<{ refreshToken: string }>('/auth/refresh', {
+      json: { refreshToken: user.refreshToken },
+    });
     const reuse = await sys.api.post('/auth/refresh', { json: { refreshToken: user.refreshToken } });
     expect(reuse.status).toBe(401);
     expect(reuse.body).toMatchObject({ error: { code: 'refresh_token_reused' } });
     // The thief's (or the victim's) newer token is dead too.
-    expect((await sys.api.post('/auth/refresh', { json: { refreshToken: rotated.body.refreshToken } })).status).toBe(401);
+    expect((await sys.api.post('/auth/refresh', { json: { refreshToken: rotated.body.refreshToken } })).status).toBe(
+      401,
+    );
   });
 
   test('two concurrent refreshes with one token: at most one wins', async () => {
@@ -183,7 +207,9 @@ describe('refresh tokens', () => {
     const first = await signUp(sys.api, email);
     const second = await sys.api.post<{ refreshToken: string }>('/auth/login', { json: { email, password } });
     await sys.api.post('/auth/logout', { json: { refreshToken: first.refreshToken } });
-    expect((await sys.api.post('/auth/refresh', { json: { refreshToken: second.body.refreshToken } })).status).toBe(200);
+    expect((await sys.api.post('/auth/refresh', { json: { refreshToken: second.body.refreshToken } })).status).toBe(
+      200,
+    );
   });
 });
 

@@ -24,7 +24,11 @@ const user = (overrides: Partial<UserRecord> = {}): UserRecord => ({
   updatedAt: at(0),
   ...overrides,
 });
-const refreshToken = (userId: UserId, familyId: TokenFamilyId, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord => ({
+const refreshToken = (
+  userId: UserId,
+  familyId: TokenFamilyId,
+  overrides: Partial<RefreshTokenRecord> = {},
+): RefreshTokenRecord => ({
   id: newId<RefreshTokenId>(),
   userId,
   familyId,
@@ -92,7 +96,9 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
     test('list pages through every user exactly once, oldest first', async () => {
       // Far-future timestamps so these come after anything other tests made.
       const base = Date.UTC(2100, 0, 1);
-      const mine = [0, 1, 1, 2, 3].map((offset) => user({ createdAt: new Date(base + offset), updatedAt: new Date(base) }));
+      const mine = [0, 1, 1, 2, 3].map((offset) =>
+        user({ createdAt: new Date(base + offset), updatedAt: new Date(base) }),
+      );
       for (const u of mine) await store.users.create(u);
       const seen: UserRecord[] = [];
       let cursor: string | undefined;
@@ -107,7 +113,9 @@ export function metadataContract(open: () => Promise<MetadataStore>): void {
       expect(new Set(ids).size).toBe(ids.length);
       const tail = seen.filter((u) => mine.some((m) => m.id === u.id));
       expect(tail.map((u) => u.id)).toEqual(
-        [...mine].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id)).map((u) => u.id),
+        [...mine]
+          .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id))
+          .map((u) => u.id),
       );
     });
 

@@ -8,7 +8,9 @@ const url = process.env.MONGO_URL;
 suiteFor(
   'metadata port: MongoDB adapter',
   'mongo',
-  url ? tcpUnreachable(url.replace(/^mongodb(\+srv)?:/, 'tcp:')) : 'MONGO_URL is not set (no MongoDB server on this machine)',
+  url
+    ? tcpUnreachable(url.replace(/^mongodb(\+srv)?:/, 'tcp:'))
+    : 'MONGO_URL is not set (no MongoDB server on this machine)',
   () => {
     // A database of its own per run, so parallel runs never see each other's records.
     const dbUrl = new URL(url ?? '');

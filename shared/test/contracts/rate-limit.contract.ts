@@ -8,7 +8,11 @@ export function rateLimitContract(open: () => Promise<RateLimiterFactory>): void
   });
   afterAll(() => factory?.close());
   // Unique policy names and keys: the store may be shared with other runs.
-  const policy = (points: number, durationSeconds = 60) => ({ name: `contract-${randomUUID()}`, points, durationSeconds });
+  const policy = (points: number, durationSeconds = 60) => ({
+    name: `contract-${randomUUID()}`,
+    points,
+    durationSeconds,
+  });
 
   test('ping answers', async () => {
     await expect(factory.ping()).resolves.toBeUndefined();

@@ -40,7 +40,10 @@ const privateJwkSchema = z.object({
 });
 const privateJwksSchema = z.object({ keys: z.array(privateJwkSchema).min(1) });
 
-export function createSigningKeyRing(keys: SigningKey[], options: { issuer: string; audience: string }): SigningKeyRing {
+export function createSigningKeyRing(
+  keys: SigningKey[],
+  options: { issuer: string; audience: string },
+): SigningKeyRing {
   const [active] = keys;
   if (!active) throw new Error('a signing key ring needs at least one key');
   const jwks: JSONWebKeySet = { keys: keys.map((k) => k.publicJwk) };

@@ -1,4 +1,10 @@
-import type { ApiKeyRepository, Principal, RateLimiter, RefreshTokenRepository, UserRepository } from '@capcheck/shared';
+import type {
+  ApiKeyRepository,
+  Principal,
+  RateLimiter,
+  RefreshTokenRepository,
+  UserRepository,
+} from '@capcheck/shared';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

@@ -97,7 +97,11 @@ export class UsersDomain {
     if (!stored.usedAt && stored.expiresAt <= now) throw invalidRefreshToken();
     if (stored.usedAt || !(await this.deps.refreshTokens.markUsed(stored.id, now))) {
       await this.deps.refreshTokens.revokeFamily(stored.familyId, now);
-      throw new AppError('unauthenticated', 'refresh_token_reused', 'this refresh token was already used; sign in again');
+      throw new AppError(
+        'unauthenticated',
+        'refresh_token_reused',
+        'this refresh token was already used; sign in again',
+      );
     }
     const user = await this.deps.users.findById(stored.userId);
     if (!user || user.disabled) {
@@ -139,7 +143,11 @@ export class UsersDomain {
   async createApiKey(principal: Principal, name: string): Promise<NewApiKey> {
     const active = await this.deps.apiKeys.listActiveByUser(principal.userId);
     if (active.length >= this.deps.settings.maxApiKeysPerUser) {
-      throw new AppError('conflict', 'too_many_api_keys', `at most ${this.deps.settings.maxApiKeysPerUser} active API keys`);
+      throw new AppError(
+        'conflict',
+        'too_many_api_keys',
+        `at most ${this.deps.settings.maxApiKeysPerUser} active API keys`,
+      );
     }
     const key = `${apiKeyPrefix}${randomSecret()}`;
     const record: ApiKeyRecord = {

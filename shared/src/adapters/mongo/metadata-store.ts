@@ -14,12 +14,7 @@ import {
   type UserRecord,
   type UserRepository,
 } from '../../ports/metadata';
-import {
-  createMetadataModels,
-  type ApiKeyDocument,
-  type RefreshTokenDocument,
-  type UserDocument,
-} from './schemas';
+import { createMetadataModels, type ApiKeyDocument, type RefreshTokenDocument, type UserDocument } from './schemas';
 
 const toUser = (d: UserDocument): UserRecord => ({
   id: d._id as UserId,

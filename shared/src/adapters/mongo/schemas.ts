@@ -52,17 +52,18 @@ const requiredText = {
 const requiredDate = { type: Date, required: true };
 const nullableDate = { type: Date, default: null };
 
-const schemaOptions = (collection: string) => ({
-  collection,
-  // Unknown fields are dropped from writes and from filters, so a stray key can never widen a query.
-  strict: true,
-  strictQuery: true,
-  versionKey: false,
-  id: false,
-  // Indexes are built once, awaited, at start-up (see createMetadataModels) rather than in the background.
-  autoIndex: false,
-  autoCreate: false,
-} as const);
+const schemaOptions = (collection: string) =>
+  ({
+    collection,
+    // Unknown fields are dropped from writes and from filters, so a stray key can never widen a query.
+    strict: true,
+    strictQuery: true,
+    versionKey: false,
+    id: false,
+    // Indexes are built once, awaited, at start-up (see createMetadataModels) rather than in the background.
+    autoIndex: false,
+    autoCreate: false,
+  }) as const;
 
 const userSchema = new Schema<UserDocument>(
   {

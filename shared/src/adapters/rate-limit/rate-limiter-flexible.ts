@@ -1,10 +1,5 @@
 import { Redis } from 'ioredis';
-import {
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-  type RateLimiterAbstract,
-} from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimiter, RateLimiterFactory, RateLimitPolicy, RateLimitState } from '../../ports/rate-limit';
 
 /**
@@ -65,7 +60,10 @@ export function createMemoryRateLimiters(): RateLimiterFactory {
  * fails mid-flight, each limiter falls back to in-process counters (rate-limiter-flexible's insurance
  * limiter) rather than failing logins; readiness reports the outage.
  */
-export async function createRedisRateLimiters(redisUrl: string, keyPrefix = 'capcheck:rl'): Promise<RateLimiterFactory> {
+export async function createRedisRateLimiters(
+  redisUrl: string,
+  keyPrefix = 'capcheck:rl',
+): Promise<RateLimiterFactory> {
   const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
   // Connection errors surface through ping() (readiness) and the insurance limiter; no unhandled 'error' events.
   client.on('error', () => undefined);

@@ -112,9 +112,7 @@ class SqliteUsers implements UserRepository {
     const rows = (
       after
         ? this.db
-            .prepare(
-              `SELECT * FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`,
-            )
+            .prepare(`SELECT * FROM users WHERE (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`)
             .all(after.createdAt.getTime(), after.id, limit + 1)
         : this.db.prepare('SELECT * FROM users ORDER BY created_at, id LIMIT ?').all(limit + 1)
     ) as UserRow[];
@@ -156,8 +154,7 @@ class SqliteRefreshTokens implements RefreshTokenRepository {
 
   async findByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
     const row = this.db.prepare('SELECT * FROM refresh_tokens WHERE token_hash = ?').get(tokenHash) as
-      | RefreshTokenRow
-      | undefined;
+      RefreshTokenRow | undefined;
     return row ? toRefreshToken(row) : null;
   }
 

@@ -93,7 +93,8 @@ export function createUsersRouter(deps: {
 
   router.post('/auth/token', async (req, res) => {
     const key = req.get('x-api-key');
-    if (!key || key.length > 256) throw new AppError('unauthenticated', 'invalid_api_key', 'an X-API-Key header is required');
+    if (!key || key.length > 256)
+      throw new AppError('unauthenticated', 'invalid_api_key', 'an X-API-Key header is required');
     res.json(await domain.exchangeApiKey(key, clientIp(req)));
   });
 

@@ -1,0 +1,105 @@
+// pnpm bench: figures for the users service on this machine. The built local process runs in a child
+// process (production bcrypt cost 12); autocannon drives it over loopback from this one.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+const require = createRequire(import.meta.url);
+const root = join(import.meta.dirname, '..');
+const port = 18000 + Math.floor(Math.random() * 1000);
+const base = `http://127.0.0.1:${port}`;
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+
+function startLocal() {
+  const child = spawn(process.execPath, [join(root, 'local/dist/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'capcheck-bench-')),
+      LOG_LEVEL: 'error',
+      BCRYPT_COST: process.env.BCRYPT_COST ?? '12',
+      LOGIN_ATTEMPTS_PER_IP: '1000000000',
+      LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000000',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return child;
+}
+
+async function waitReady() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('local process did not become ready');
+}
+
+const post = (path, body, headers = {}) =>
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  }).then((r) => r.json());
+
+function run(title, options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url: `${base}${options.path}`, duration: seconds, ...options }, (err, result) => {
+      if (err) return reject(err);
+      const non2xx = result.non2xx + result.errors;
+      const line = `${title.padEnd(44)} ${result.requests.average.toFixed(0).padStart(7)} req/s   p50 ${String(result.latency.p50).padStart(5)} ms   p99 ${String(result.latency.p99).padStart(5)} ms   non-2xx/errors ${non2xx}`;
+      console.log(line);
+      resolve(result);
+    });
+  });
+}
+
+const child = startLocal();
+try {
+  await waitReady();
+  const email = `bench-${Date.now()}@example.test`;
+  const password = 'benchmark password';
+  await post('/auth/register', { email, password });
+  const { accessToken } = await post('/auth/login', { email, password });
+
+  console.log(
+    `capcheck users benchmark — ${cpus().length} cores, node ${process.version}, ${seconds}s per run, bcrypt cost ${process.env.BCRYPT_COST ?? 12}`,
+  );
+  await run('POST /auth/login (bcrypt verify), 8 conns', {
+    connections: 8,
+    method: 'POST',
+    path: '/auth/login',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  await run('GET /users/me (JWT verify + read), 16 conns', {
+    connections: 16,
+    path: '/users/me',
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+  await run('GET /healthz (HTTP shell floor), 16 conns', { connections: 16, path: '/healthz' });
+
+  // Token verification alone, in this process: what a service pays per request before its own work.
+  const { createAccessTokenVerifier, remoteSigningKeys } = require(join(root, 'shared/dist/index.js'));
+  const verifier = createAccessTokenVerifier({
+    issuer: 'capcheck',
+    audience: 'capcheck-api',
+    keys: remoteSigningKeys(`${base}/.well-known/jwks.json`),
+  });
+  await verifier.verify(accessToken); // fetch and cache the JWKS once
+  const n = 20000;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await verifier.verify(accessToken);
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(
+    `${'ES256 verify (jose, JWKS cached), 1 thread'.padEnd(44)} ${(n / elapsed).toFixed(0).padStart(7)} verifications/s`,
+  );
+} finally {
+  child.kill('SIGTERM');
+}
