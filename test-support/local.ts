@@ -18,9 +18,11 @@ import {
   type SigningKeyRing,
 } from '@capcheck/users';
 import { createLocalApp, localConfigSchema } from '@capcheck/local';
+import type { Express } from 'express';
 import { client, listen, type Client, type Started } from './http';
 
 export interface LocalSystem extends Started {
+  app: Express;
   api: Client;
   metadata: MetadataStore;
   keyRing: SigningKeyRing;
@@ -61,6 +63,7 @@ export async function startLocal(env: Record<string, string> = {}): Promise<Loca
   const started = await listen(app);
   return {
     ...started,
+    app,
     api: client(started.baseUrl),
     metadata,
     keyRing,

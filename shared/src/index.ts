@@ -16,3 +16,4 @@ export * from './adapters/sqlite/metadata-store';
 export * from './adapters/mongo/metadata-store';
 export * from './adapters/rate-limit/rate-limiter-flexible';
 export * from './wiring';
+export * from './routes';
