@@ -85,6 +85,26 @@ try {
   });
   await run('GET /healthz (HTTP shell floor), 16 conns', { connections: 16, path: '/healthz' });
 
+  // Login answers an unknown email and a wrong password in about the same time (one bcrypt check each).
+  const timeLogins = async (body) => {
+    const samples = [];
+    for (let i = 0; i < 15; i++) {
+      const t = process.hrtime.bigint();
+      await fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+  };
+  const wrongPassword = await timeLogins({ email, password: 'not the password' });
+  const unknownEmail = await timeLogins({ email: `nobody-${Date.now()}@example.test`, password });
+  console.log(
+    `${'login 401 median: wrong password / unknown email'.padEnd(44)} ${wrongPassword.toFixed(0)} ms / ${unknownEmail.toFixed(0)} ms`,
+  );
+
   // Token verification alone, in this process: what a service pays per request before its own work.
   const { createAccessTokenVerifier, remoteSigningKeys } = require(join(root, 'shared/dist/index.js'));
   const verifier = createAccessTokenVerifier({

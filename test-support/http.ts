@@ -99,6 +99,6 @@ export function suiteFor(name: string, requirement: string, unreachable: string 
     });
   } else {
     test.skip(`${name} — SKIPPED: ${unreachable}`, () => undefined);
-    console.warn(`${name} SKIPPED: ${unreachable}`);
+    process.stderr.write(`\n${name} SKIPPED: ${unreachable}\n`);
   }
 }
