@@ -60,6 +60,7 @@ function run(title, options) {
   });
 }
 
+const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['users', 'images']);
 const child = startLocal();
 try {
   await waitReady();
@@ -67,7 +68,13 @@ try {
   const password = 'benchmark password';
   await post('/auth/register', { email, password });
   const { accessToken } = await post('/auth/login', { email, password });
+  if (sections.has('users')) await benchUsers(email, password, accessToken);
+  if (sections.has('images')) await benchImages(accessToken);
+} finally {
+  child.kill('SIGTERM');
+}
 
+async function benchUsers(email, password, accessToken) {
   console.log(
     `capcheck users benchmark — ${cpus().length} cores, node ${process.version}, ${seconds}s per run, bcrypt cost ${process.env.BCRYPT_COST ?? 12}`,
   );
@@ -120,6 +127,38 @@ try {
   console.log(
     `${'ES256 verify (jose, JWKS cached), 1 thread'.padEnd(44)} ${(n / elapsed).toFixed(0).padStart(7)} verifications/s`,
   );
-} finally {
-  child.kill('SIGTERM');
+}
+
+// Uploads of ~200 KB JPEGs, each distinct (so every request really stores a blob), as multipart bodies.
+async function benchImages(accessToken) {
+  const sharp = require(join(root, 'services/images/node_modules/sharp'));
+  const { randomBytes } = await import('node:crypto');
+  const boundary = '----capcheckbench';
+  const bodies = [];
+  for (let i = 0; i < 64; i++) {
+    const jpeg = await sharp(randomBytes(400 * 250 * 3), { raw: { width: 400, height: 250, channels: 3 } })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    bodies.push(
+      Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="b${i}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+        ),
+        jpeg,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]),
+    );
+  }
+  const kb = (bodies.reduce((n, b) => n + b.length, 0) / bodies.length / 1024).toFixed(0);
+  let next = 0;
+  const options = (connections) => ({
+    connections,
+    path: '/images',
+    method: 'POST',
+    headers: { authorization: `Bearer ${accessToken}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+  });
+  console.log(`images: uploads of ${kb} KB JPEGs (64 distinct bodies, rotating; identical bytes are stored once)`);
+  await run('POST /images, 1 client', options(1));
+  await run('POST /images, 16 concurrent clients', options(16));
 }

@@ -102,3 +102,32 @@ export function suiteFor(name: string, requirement: string, unreachable: string 
     process.stderr.write(`\n${name} SKIPPED: ${unreachable}\n`);
   }
 }
+
+/** POSTs one file as multipart/form-data, the way a browser or curl -F would. */
+export async function uploadFile(
+  baseUrl: string,
+  token: string | undefined,
+  file: { bytes: Buffer; filename?: string; contentType?: string; field?: string } | null,
+  extra: { files?: { bytes: Buffer; filename: string; field?: string }[]; path?: string } = {},
+): Promise<JsonResponse> {
+  const form = new FormData();
+  if (file) {
+    form.append(
+      file.field ?? 'image',
+      new Blob([file.bytes], { type: file.contentType ?? 'application/octet-stream' }),
+      file.filename ?? 'upload.bin',
+    );
+  }
+  for (const more of extra.files ?? []) form.append(more.field ?? 'image', new Blob([more.bytes]), more.filename);
+  const res = await fetch(`${baseUrl}${extra.path ?? '/images'}`, {
+    method: 'POST',
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    body: form,
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (text ? JSON.parse(text) : null) as Record<string, unknown>,
+  };
+}

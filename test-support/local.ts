@@ -2,12 +2,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  createFilesystemBlobStore,
+  createInProcessEventBus,
   createLogger,
   createMemoryRateLimiters,
   createMetrics,
   createSqliteMetadataStore,
   Lifecycle,
   loadConfig,
+  type BlobStore,
+  type EventBus,
   type MetadataStore,
 } from '@capcheck/shared';
 import {
@@ -23,6 +27,8 @@ import { client, listen, type Client, type Started } from './http';
 
 export interface LocalSystem extends Started {
   app: Express;
+  blobs: BlobStore;
+  events: EventBus;
   api: Client;
   metadata: MetadataStore;
   keyRing: SigningKeyRing;
@@ -34,7 +40,10 @@ export interface LocalSystem extends Started {
  * The whole local process, in-process on a random port, on its embedded adapters in a fresh temp
  * directory. `env` overrides settings exactly as the environment would.
  */
-export async function startLocal(env: Record<string, string> = {}): Promise<LocalSystem> {
+export async function startLocal(
+  env: Record<string, string> = {},
+  adapters: { events?: EventBus; blobs?: BlobStore } = {},
+): Promise<LocalSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-test-'));
   const config = loadConfig(localConfigSchema, {
     DATA_DIR: dataDir,
@@ -50,7 +59,11 @@ export async function startLocal(env: Record<string, string> = {}): Promise<Loca
     { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
   );
   const lifecycle = new Lifecycle();
+  const blobs = adapters.blobs ?? (await createFilesystemBlobStore(join(dataDir, 'blobs')));
+  const events = adapters.events ?? createInProcessEventBus();
   const app = createLocalApp({
+    blobs,
+    events,
     config,
     metadata,
     rateLimiters: createMemoryRateLimiters(),
@@ -64,6 +77,8 @@ export async function startLocal(env: Record<string, string> = {}): Promise<Loca
   return {
     ...started,
     app,
+    blobs,
+    events,
     api: client(started.baseUrl),
     metadata,
     keyRing,
@@ -71,6 +86,8 @@ export async function startLocal(env: Record<string, string> = {}): Promise<Loca
     dataDir,
     async close() {
       await started.close();
+      await events.close();
+      await blobs.close();
       await metadata.close();
     },
   };

@@ -1,10 +1,13 @@
 import type { Express } from 'express';
+import { createImagesService } from '@capcheck/images';
 import {
   allowlistOnly,
   createHttpApp,
   parseAllowlist,
   type Lifecycle,
   type Logger,
+  type BlobStore,
+  type EventBus,
   type Metrics,
 } from '@capcheck/shared';
 import { createUsersService, type UsersDeps } from '@capcheck/users';
@@ -15,6 +18,8 @@ export interface LocalDeps extends Omit<UsersDeps, 'config'> {
   logger: Logger;
   metrics: Metrics;
   lifecycle: Lifecycle;
+  blobs: BlobStore;
+  events: EventBus;
 }
 
 /**
@@ -24,6 +29,7 @@ export interface LocalDeps extends Omit<UsersDeps, 'config'> {
  */
 export function createLocalApp(deps: LocalDeps): Express {
   const users = createUsersService(deps);
+  const images = createImagesService({ ...deps, verifier: users.verifier });
   const adminAllowlist = parseAllowlist(deps.config.ADMIN_ALLOWLIST);
   return createHttpApp({
     name: 'local',
@@ -34,10 +40,12 @@ export function createLocalApp(deps: LocalDeps): Express {
     readiness: [
       { name: 'metadata', check: () => deps.metadata.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },
+      { name: 'blobs', check: () => deps.blobs.ping() },
     ],
     mount(app) {
       app.use('/admin', allowlistOnly(adminAllowlist));
       app.use(users.router);
+      app.use(images.router);
     },
   });
 }

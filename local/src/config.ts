@@ -1,11 +1,22 @@
 import { z } from 'zod';
-import { commonConfigShape, parseAllowlist, setting, withAdapterRules } from '@capcheck/shared';
+import {
+  blobConfigShape,
+  commonConfigShape,
+  eventsConfigShape,
+  parseAllowlist,
+  setting,
+  withAdapterRules,
+} from '@capcheck/shared';
+import { imagesConfigShape } from '@capcheck/images';
 import { usersConfigShape } from '@capcheck/users';
 
 export const localConfigSchema = withAdapterRules(
   z.object({
     ...commonConfigShape,
     ...usersConfigShape,
+    ...blobConfigShape,
+    ...eventsConfigShape,
+    ...imagesConfigShape,
     PORT: setting.port(8080),
     HOST: z.string().default('127.0.0.1'),
     /** Who may reach /admin/* in the local process (the gateway's allow-list does this in production). */

@@ -7,6 +7,8 @@ import {
   gracefulShutdown,
   Lifecycle,
   loadConfig,
+  openBlobStore,
+  openEventBus,
   openMetadataStore,
   openRateLimiters,
 } from '@capcheck/shared';
@@ -20,6 +22,8 @@ async function main(): Promise<void> {
   const dataDir = resolve(config.DATA_DIR);
   const metadata = await openMetadataStore(config);
   const rateLimiters = await openRateLimiters(config);
+  const blobs = await openBlobStore(config);
+  const events = await openEventBus(config, logger);
   const keys = config.JWT_SIGNING_KEYS
     ? await importSigningKeys(config.JWT_SIGNING_KEYS)
     : await loadOrCreateSigningKeyFile(join(dataDir, 'keys', 'signing-keys.json'));
@@ -29,6 +33,8 @@ async function main(): Promise<void> {
     config,
     metadata,
     rateLimiters,
+    blobs,
+    events,
     keyRing,
     passwords: bcryptHasher(config.BCRYPT_COST),
     logger,
@@ -47,6 +53,8 @@ async function main(): Promise<void> {
       closers: [
         { name: 'metadata', close: () => metadata.close() },
         { name: 'rate-limits', close: () => rateLimiters.close() },
+        { name: 'blobs', close: () => blobs.close() },
+        { name: 'events', close: () => events.close() },
       ],
     }),
     logger,

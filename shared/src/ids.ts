@@ -8,6 +8,7 @@ export type UserId = Id<'user'>;
 export type ApiKeyId = Id<'apiKey'>;
 export type RefreshTokenId = Id<'refreshToken'>;
 export type TokenFamilyId = Id<'tokenFamily'>;
+export type ImageId = Id<'image'>;
 
 export const newId = <T extends Id<string>>(): T => randomUUID() as T;
 

@@ -4,6 +4,14 @@ import { setting } from './config';
 import { createMongoMetadataStore } from './adapters/mongo/metadata-store';
 import { createRedisRateLimiters, createMemoryRateLimiters } from './adapters/rate-limit/rate-limiter-flexible';
 import { createSqliteMetadataStore } from './adapters/sqlite/metadata-store';
+import { createFilesystemBlobStore } from './adapters/blobs/filesystem';
+import { createS3BlobStore } from './adapters/blobs/s3';
+import { createInProcessEventBus } from './adapters/events/in-process';
+import { createRabbitMqEventBus } from './adapters/events/rabbitmq';
+import { createAccessTokenVerifier, remoteSigningKeys, type AccessTokenVerifier } from './auth/verifier';
+import type { Logger } from './logger';
+import type { BlobStore } from './ports/blobs';
+import type { EventBus } from './ports/events';
 import type { MetadataStore } from './ports/metadata';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
@@ -53,3 +61,63 @@ export async function openRateLimiters(config: CommonConfig): Promise<RateLimite
   if (config.RATE_LIMIT_STORE === 'redis' && config.REDIS_URL) return createRedisRateLimiters(config.REDIS_URL);
   return createMemoryRateLimiters();
 }
+
+/** Where blobs go: a directory under DATA_DIR (default) or an S3-compatible bucket (MinIO). */
+export const blobConfigShape = {
+  BLOB_STORE: z.enum(['filesystem', 's3']).default('filesystem'),
+  BLOB_DIR: z.string().min(1).optional(),
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not a valid bucket name')
+    .default('capcheck-images'),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: setting.boolean(true),
+};
+type BlobConfig = z.output<z.ZodObject<typeof blobConfigShape>> & { DATA_DIR: string };
+
+export async function openBlobStore(config: BlobConfig): Promise<BlobStore> {
+  if (config.BLOB_STORE === 's3') {
+    if (!config.S3_ACCESS_KEY_ID || !config.S3_SECRET_ACCESS_KEY) {
+      throw new Error('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are required when BLOB_STORE=s3');
+    }
+    return createS3BlobStore({
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      region: config.S3_REGION,
+      bucket: config.S3_BUCKET,
+      accessKeyId: config.S3_ACCESS_KEY_ID,
+      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    });
+  }
+  return createFilesystemBlobStore(config.BLOB_DIR ?? join(resolve(config.DATA_DIR), 'blobs'));
+}
+
+/** Events in this process (default) or through RabbitMQ. */
+export const eventsConfigShape = {
+  EVENT_BUS: z.enum(['in-process', 'rabbitmq']).default('in-process'),
+  RABBITMQ_URL: z.url({ protocol: /^amqps?$/ }).default('amqp://guest:guest@127.0.0.1:5672'),
+};
+type EventsConfig = z.output<z.ZodObject<typeof eventsConfigShape>>;
+
+export async function openEventBus(config: EventsConfig, logger: Logger): Promise<EventBus> {
+  if (config.EVENT_BUS === 'rabbitmq') return createRabbitMqEventBus({ url: config.RABBITMQ_URL, logger });
+  return createInProcessEventBus({ onError: (err) => logger.error({ err }, 'event handler failed') });
+}
+
+/** How a service other than users checks tokens: the users service's JWKS over HTTP. */
+export const verifierConfigShape = {
+  JWT_ISSUER: z.string().min(1).default('capcheck'),
+  JWT_AUDIENCE: z.string().min(1).default('capcheck-api'),
+  JWKS_URL: z.url().default('http://users:8081/.well-known/jwks.json'),
+};
+type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>>;
+
+export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
+  createAccessTokenVerifier({
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    keys: remoteSigningKeys(config.JWKS_URL),
+  });

@@ -1,4 +1,5 @@
-import type { ApiKeyId, Email, RefreshTokenId, Role, TokenFamilyId, UserId } from '../ids';
+import type { ApiKeyId, Email, ImageId, RefreshTokenId, Role, TokenFamilyId, UserId } from '../ids';
+import type { ImageFormat } from './events';
 
 export interface Page<T> {
   items: T[];
@@ -73,11 +74,40 @@ export interface ApiKeyRepository {
   touch(id: ApiKeyId, at: Date): Promise<void>;
 }
 
+export interface ImageRecord {
+  id: ImageId;
+  ownerId: UserId;
+  /** The client's file name, sanitised; metadata only, never used as a path or key. */
+  filename: string;
+  format: ImageFormat;
+  /** Display dimensions, after EXIF orientation. */
+  width: number;
+  height: number;
+  sizeBytes: number;
+  sha256: string;
+  /** Where the bytes are in the blob store (content-addressed: shared by identical uploads). */
+  objectKey: string;
+  createdAt: Date;
+}
+
+export interface ImageRepository {
+  create(image: ImageRecord): Promise<void>;
+  /** Only the owner's image: another user's id is the same as an unknown one. */
+  findOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null>;
+  /** The owner's images, newest first. */
+  listOwned(ownerId: UserId, page: PageRequest): Promise<Page<ImageRecord>>;
+  /** Deletes the owner's image and returns it, or null if there was none. */
+  deleteOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null>;
+  /** How many records (any owner) point at these bytes: 0 means the blob may go. */
+  countBySha256(sha256: string): Promise<number>;
+}
+
 /** The metadata store as a whole: every repository plus the store's own lifecycle. */
 export interface MetadataStore {
   readonly users: UserRepository;
   readonly refreshTokens: RefreshTokenRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly images: ImageRepository;
   /** Resolves when the store answers (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,11 +1,13 @@
 import { createConnection, type FilterQuery, type Model } from 'mongoose';
-import type { ApiKeyId, Email, RefreshTokenId, Role, TokenFamilyId, UserId } from '../../ids';
+import type { ApiKeyId, Email, ImageId, RefreshTokenId, Role, TokenFamilyId, UserId } from '../../ids';
 import { DuplicateKeyError } from '../../errors';
 import {
   decodeCursor,
   encodeCursor,
   type ApiKeyRecord,
   type ApiKeyRepository,
+  type ImageRecord,
+  type ImageRepository,
   type MetadataStore,
   type Page,
   type PageRequest,
@@ -14,7 +16,13 @@ import {
   type UserRecord,
   type UserRepository,
 } from '../../ports/metadata';
-import { createMetadataModels, type ApiKeyDocument, type RefreshTokenDocument, type UserDocument } from './schemas';
+import {
+  createMetadataModels,
+  type ApiKeyDocument,
+  type ImageDocument,
+  type RefreshTokenDocument,
+  type UserDocument,
+} from './schemas';
 
 const toUser = (d: UserDocument): UserRecord => ({
   id: d._id as UserId,
@@ -75,6 +83,31 @@ const fromApiKey = (k: ApiKeyRecord): ApiKeyDocument => ({
   createdAt: k.createdAt,
   lastUsedAt: k.lastUsedAt,
   revokedAt: k.revokedAt,
+});
+
+const toImage = (d: ImageDocument): ImageRecord => ({
+  id: d._id as ImageId,
+  ownerId: d.ownerId as UserId,
+  filename: d.filename,
+  format: d.format,
+  width: d.width,
+  height: d.height,
+  sizeBytes: d.sizeBytes,
+  sha256: d.sha256,
+  objectKey: d.objectKey,
+  createdAt: d.createdAt,
+});
+const fromImage = (i: ImageRecord): ImageDocument => ({
+  _id: i.id,
+  ownerId: i.ownerId,
+  filename: i.filename,
+  format: i.format,
+  width: i.width,
+  height: i.height,
+  sizeBytes: i.sizeBytes,
+  sha256: i.sha256,
+  objectKey: i.objectKey,
+  createdAt: i.createdAt,
 });
 
 interface MongoErrorShape {
@@ -214,6 +247,54 @@ class MongoApiKeys implements ApiKeyRepository {
   }
 }
 
+class MongoImages implements ImageRepository {
+  constructor(private readonly model: Model<ImageDocument>) {}
+
+  async create(i: ImageRecord): Promise<void> {
+    await this.model.create(fromImage(i));
+  }
+
+  async findOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null> {
+    const doc = await this.model.findOne({ _id: String(id), ownerId: String(ownerId) }).lean<ImageDocument>();
+    return doc ? toImage(doc) : null;
+  }
+
+  async listOwned(ownerId: UserId, { limit, cursor }: PageRequest): Promise<Page<ImageRecord>> {
+    const before = decodeCursor(cursor);
+    const take = limit + 1;
+    // Same short-circuits as MongoUsers.list: SQLite finds no rows for a NaN time or LIMIT 0, where
+    // Mongo would reject the date or read limit 0 as "no limit".
+    if ((before && Number.isNaN(before.createdAt.getTime())) || take === 0) return { items: [], nextCursor: null };
+
+    const filter: FilterQuery<ImageDocument> = before
+      ? {
+          ownerId: String(ownerId),
+          $or: [
+            { createdAt: { $lt: before.createdAt } },
+            { createdAt: before.createdAt, _id: { $lt: String(before.id) } },
+          ],
+        }
+      : { ownerId: String(ownerId) };
+    const query = this.model.find(filter).sort({ createdAt: -1, _id: -1 });
+    // A negative SQLite LIMIT means "all rows"; a negative Mongo limit means "one batch".
+    if (take > 0) query.limit(take);
+    const docs = await query.lean<ImageDocument[]>();
+
+    const items = docs.slice(0, limit).map(toImage);
+    const last = items.at(-1);
+    return { items, nextCursor: docs.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  async deleteOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null> {
+    const doc = await this.model.findOneAndDelete({ _id: String(id), ownerId: String(ownerId) }).lean<ImageDocument>();
+    return doc ? toImage(doc) : null;
+  }
+
+  async countBySha256(sha256: string): Promise<number> {
+    return this.model.countDocuments({ sha256: String(sha256) });
+  }
+}
+
 /** MongoDB on its own connection, so it never shares state with the global mongoose default. */
 export async function createMongoMetadataStore(url: string): Promise<MetadataStore> {
   const conn = createConnection(url, { serverSelectionTimeoutMS: 5000 });
@@ -224,6 +305,7 @@ export async function createMongoMetadataStore(url: string): Promise<MetadataSto
       users: new MongoUsers(models.users),
       refreshTokens: new MongoRefreshTokens(models.refreshTokens),
       apiKeys: new MongoApiKeys(models.apiKeys),
+      images: new MongoImages(models.images),
       async ping() {
         const db = conn.db;
         if (!db) throw new Error('MongoDB connection is not open');

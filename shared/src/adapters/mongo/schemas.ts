@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { roles, type Role } from '../../ids';
+import type { ImageFormat } from '../../ports/events';
 
 /** How a user is stored: the domain id is the `_id`, dates are BSON dates. */
 export interface UserDocument {
@@ -34,10 +35,24 @@ export interface ApiKeyDocument {
   revokedAt: Date | null;
 }
 
+export interface ImageDocument {
+  _id: string;
+  ownerId: string;
+  filename: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  sizeBytes: number;
+  sha256: string;
+  objectKey: string;
+  createdAt: Date;
+}
+
 export interface MetadataModels {
   users: Model<UserDocument>;
   refreshTokens: Model<RefreshTokenDocument>;
   apiKeys: Model<ApiKeyDocument>;
+  images: Model<ImageDocument>;
 }
 
 /**
@@ -51,6 +66,9 @@ const requiredText = {
 };
 const requiredDate = { type: Date, required: true };
 const nullableDate = { type: Date, default: null };
+const requiredNumber = { type: Number, required: true };
+// The same set as SQLite's CHECK on images.format.
+const imageFormats: readonly ImageFormat[] = ['jpeg', 'png', 'webp'];
 
 const schemaOptions = (collection: string) =>
   ({
@@ -113,6 +131,25 @@ const apiKeySchema = new Schema<ApiKeyDocument>(
 apiKeySchema.index({ keyHash: 1 }, { unique: true });
 apiKeySchema.index({ userId: 1, createdAt: 1 });
 
+const imageSchema = new Schema<ImageDocument>(
+  {
+    _id: requiredText,
+    ownerId: requiredText,
+    filename: requiredText,
+    format: { type: String, enum: imageFormats, required: true },
+    width: requiredNumber,
+    height: requiredNumber,
+    sizeBytes: requiredNumber,
+    sha256: requiredText,
+    objectKey: requiredText,
+    createdAt: requiredDate,
+  },
+  schemaOptions('images'),
+);
+// Serves listOwned's filter, sort and cursor in one index, like SQLite's images_owner.
+imageSchema.index({ ownerId: 1, createdAt: -1, _id: -1 });
+imageSchema.index({ sha256: 1 });
+
 /**
  * Registers the models on this connection and waits for their indexes, so the unique email index
  * exists before the first insert can race past it.
@@ -122,11 +159,13 @@ export async function createMetadataModels(conn: Connection): Promise<MetadataMo
     users: conn.model<UserDocument>('User', userSchema),
     refreshTokens: conn.model<RefreshTokenDocument>('RefreshToken', refreshTokenSchema),
     apiKeys: conn.model<ApiKeyDocument>('ApiKey', apiKeySchema),
+    images: conn.model<ImageDocument>('Image', imageSchema),
   };
   await Promise.all([
     models.users.createIndexes(),
     models.refreshTokens.createIndexes(),
     models.apiKeys.createIndexes(),
+    models.images.createIndexes(),
   ]);
   return models;
 }

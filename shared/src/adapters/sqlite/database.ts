@@ -42,6 +42,20 @@ const migrations: string[] = [
      revoked_at INTEGER
    );
    CREATE INDEX api_keys_user ON api_keys (user_id, created_at);`,
+  `CREATE TABLE images (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     filename TEXT NOT NULL,
+     format TEXT NOT NULL CHECK (format IN ('jpeg','png','webp')),
+     width INTEGER NOT NULL,
+     height INTEGER NOT NULL,
+     size_bytes INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     object_key TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX images_owner ON images (owner_id, created_at DESC, id DESC);
+   CREATE INDEX images_sha256 ON images (sha256);`,
 ];
 
 /** Opens (creating if needed) the SQLite file and brings its schema up to date. `:memory:` works too. */

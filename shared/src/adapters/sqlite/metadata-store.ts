@@ -1,10 +1,13 @@
-import type { ApiKeyId, Email, RefreshTokenId, Role, TokenFamilyId, UserId } from '../../ids';
+import type { ApiKeyId, Email, ImageId, RefreshTokenId, Role, TokenFamilyId, UserId } from '../../ids';
+import type { ImageFormat } from '../../ports/events';
 import { DuplicateKeyError } from '../../errors';
 import {
   decodeCursor,
   encodeCursor,
   type ApiKeyRecord,
   type ApiKeyRepository,
+  type ImageRecord,
+  type ImageRepository,
   type MetadataStore,
   type Page,
   type PageRequest,
@@ -44,6 +47,32 @@ interface ApiKeyRow {
   last_used_at: number | null;
   revoked_at: number | null;
 }
+
+interface ImageRow {
+  id: string;
+  owner_id: string;
+  filename: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  size_bytes: number;
+  sha256: string;
+  object_key: string;
+  created_at: number;
+}
+
+const toImage = (r: ImageRow): ImageRecord => ({
+  id: r.id as ImageId,
+  ownerId: r.owner_id as UserId,
+  filename: r.filename,
+  format: r.format,
+  width: r.width,
+  height: r.height,
+  sizeBytes: r.size_bytes,
+  sha256: r.sha256,
+  objectKey: r.object_key,
+  createdAt: new Date(r.created_at),
+});
 
 const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
@@ -223,6 +252,66 @@ class SqliteApiKeys implements ApiKeyRepository {
   }
 }
 
+class SqliteImages implements ImageRepository {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  async create(i: ImageRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO images (id, owner_id, filename, format, width, height, size_bytes, sha256, object_key, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        i.id,
+        i.ownerId,
+        i.filename,
+        i.format,
+        i.width,
+        i.height,
+        i.sizeBytes,
+        i.sha256,
+        i.objectKey,
+        i.createdAt.getTime(),
+      );
+  }
+
+  async findOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null> {
+    const row = this.db.prepare('SELECT * FROM images WHERE id = ? AND owner_id = ?').get(id, ownerId) as
+      ImageRow | undefined;
+    return row ? toImage(row) : null;
+  }
+
+  async listOwned(ownerId: UserId, { limit, cursor }: PageRequest): Promise<Page<ImageRecord>> {
+    const before = decodeCursor(cursor);
+    const rows = (
+      before
+        ? this.db
+            .prepare(
+              `SELECT * FROM images WHERE owner_id = ? AND (created_at, id) < (?, ?)
+               ORDER BY created_at DESC, id DESC LIMIT ?`,
+            )
+            .all(ownerId, before.createdAt.getTime(), before.id, limit + 1)
+        : this.db
+            .prepare('SELECT * FROM images WHERE owner_id = ? ORDER BY created_at DESC, id DESC LIMIT ?')
+            .all(ownerId, limit + 1)
+    ) as ImageRow[];
+    const items = rows.slice(0, limit).map(toImage);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null };
+  }
+
+  async deleteOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null> {
+    const row = this.db.prepare('DELETE FROM images WHERE id = ? AND owner_id = ? RETURNING *').get(id, ownerId) as
+      ImageRow | undefined;
+    return row ? toImage(row) : null;
+  }
+
+  async countBySha256(sha256: string): Promise<number> {
+    const row = this.db.prepare('SELECT COUNT(*) AS n FROM images WHERE sha256 = ?').get(sha256) as { n: number };
+    return row.n;
+  }
+}
+
 /** The embedded default: one SQLite file holds every repository. */
 export function createSqliteMetadataStore(path: string): MetadataStore {
   const db = openSqlite(path);
@@ -230,6 +319,7 @@ export function createSqliteMetadataStore(path: string): MetadataStore {
     users: new SqliteUsers(db),
     refreshTokens: new SqliteRefreshTokens(db),
     apiKeys: new SqliteApiKeys(db),
+    images: new SqliteImages(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -1,0 +1,62 @@
+import type { Express, Router } from 'express';
+import {
+  createHttpApp,
+  type AccessTokenVerifier,
+  type BlobStore,
+  type EventBus,
+  type Lifecycle,
+  type Logger,
+  type MetadataStore,
+  type Metrics,
+} from '@capcheck/shared';
+import type { ImagesConfig } from './config';
+import { sharpDecoder } from './data-access/sharp-decoder';
+import { ImagesDomain } from './domain/images';
+import { createImagesRouter } from './entry-points/http/routes';
+import { promTelemetry } from './telemetry';
+
+export interface ImagesDeps {
+  config: ImagesConfig;
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  events: EventBus;
+  verifier: AccessTokenVerifier;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** The images service's routes and its domain (which the local process also hands to inference). */
+export function createImagesService(deps: ImagesDeps): { router: Router; domain: ImagesDomain } {
+  const domain = new ImagesDomain({
+    images: deps.metadata.images,
+    blobs: deps.blobs,
+    events: deps.events,
+    decoder: sharpDecoder({ maxPixels: deps.config.MAX_IMAGE_PIXELS }),
+    telemetry: promTelemetry(deps.metrics),
+    logger: deps.logger,
+    clock: { now: () => new Date() },
+  });
+  return {
+    domain,
+    router: createImagesRouter({ domain, verifier: deps.verifier, maxUploadBytes: deps.config.MAX_UPLOAD_BYTES }),
+  };
+}
+
+/** The images service as a standalone HTTP app. */
+export function createApp(
+  deps: ImagesDeps & { lifecycle: Lifecycle; trustProxy: boolean | number | string | string[] },
+): Express {
+  const { router } = createImagesService(deps);
+  return createHttpApp({
+    name: 'images',
+    logger: deps.logger,
+    metrics: deps.metrics,
+    lifecycle: deps.lifecycle,
+    trustProxy: deps.trustProxy,
+    readiness: [
+      { name: 'metadata', check: () => deps.metadata.ping() },
+      { name: 'blobs', check: () => deps.blobs.ping() },
+    ],
+    mount: (app) => app.use(router),
+  });
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import {
+  AppError,
+  blobKeyForSha256,
+  newId,
+  type CapcheckEvent,
+  type ImageSource,
+  type ImageId,
+  type ImageRecord,
+  type Page,
+  type PageRequest,
+  type Principal,
+} from '@capcheck/shared';
+import { detectFormat, mimeTypeOf, sanitizeFilename } from './formats';
+import type { ImagesDeps, UploadOutcome } from './ports';
+
+export interface Upload {
+  bytes: Buffer;
+  originalName?: string;
+}
+
+const imageNotFound = () => new AppError('not_found', 'not_found', 'image not found');
+
+/** Upload, read and delete images; every read and delete is scoped to the caller. */
+export class ImagesDomain {
+  constructor(private readonly deps: ImagesDeps) {}
+
+  async upload(principal: Principal, upload: Upload): Promise<ImageRecord> {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const { bytes } = upload;
+    const format = detectFormat(bytes);
+    try {
+      if (bytes.length === 0) throw new AppError('invalid', 'empty_file', 'the file is empty');
+      if (!format) {
+        throw new AppError(
+          'unsupported_media_type',
+          'unsupported_image_type',
+          'only JPEG, PNG and WebP images are accepted',
+        );
+      }
+      const decoded = await this.deps.decoder.inspect(bytes, format);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const objectKey = blobKeyForSha256(sha256);
+      const record: ImageRecord = {
+        id: newId<ImageId>(),
+        ownerId: principal.userId,
+        filename: sanitizeFilename(upload.originalName),
+        format,
+        width: decoded.width,
+        height: decoded.height,
+        sizeBytes: bytes.length,
+        sha256,
+        objectKey,
+        createdAt: this.deps.clock.now(),
+      };
+      await this.storeBlob(record, bytes);
+      try {
+        await this.deps.images.create(record);
+      } catch (err) {
+        await this.dropBlobIfUnreferenced(record);
+        throw err;
+      }
+      // A delete of the last twin may have removed the blob between our put and our insert: put it back.
+      await this.storeBlob(record, bytes);
+      this.deps.telemetry.upload('created', format, seconds());
+      await this.publish({
+        type: 'image.uploaded',
+        eventId: newId(),
+        imageId: record.id,
+        ownerId: record.ownerId,
+        sha256,
+        objectKey,
+        format,
+        createdAt: record.createdAt.toISOString(),
+      });
+      return record;
+    } catch (err) {
+      this.deps.telemetry.upload(outcomeOf(err), format ?? 'unknown', seconds());
+      throw err;
+    }
+  }
+
+  list(principal: Principal, page: PageRequest): Promise<Page<ImageRecord>> {
+    return this.deps.images.listOwned(principal.userId, page);
+  }
+
+  async get(principal: Principal, id: ImageId | null): Promise<ImageRecord> {
+    const record = id && (await this.deps.images.findOwned(id, principal.userId));
+    if (!record) throw imageNotFound();
+    return record;
+  }
+
+  /** The record and its bytes; what inference reads, on behalf of the same caller. */
+  async content(
+    principal: Principal,
+    id: ImageId | null,
+  ): Promise<{ record: ImageRecord; bytes: Buffer; mimeType: string }> {
+    const record = await this.get(principal, id);
+    const bytes = await this.deps.blobs.get(blobKeyForSha256(record.sha256));
+    if (!bytes) {
+      this.deps.logger.error({ imageId: record.id, sha256: record.sha256 }, 'image record without its blob');
+      throw imageNotFound();
+    }
+    return { record, bytes, mimeType: mimeTypeOf[record.format] };
+  }
+
+  /** The in-process image source: the same ownership check as the HTTP route, without the HTTP. */
+  asImageSource(): ImageSource {
+    return {
+      read: async (caller, id) => {
+        try {
+          const { record, bytes } = await this.content(caller.principal, id);
+          return { imageId: record.id, sha256: record.sha256, format: record.format, bytes };
+        } catch (err) {
+          if (err instanceof AppError && err.kind === 'not_found') return null;
+          throw err;
+        }
+      },
+    };
+  }
+
+  async delete(principal: Principal, id: ImageId | null): Promise<void> {
+    const record = id && (await this.deps.images.deleteOwned(id, principal.userId));
+    if (!record) throw imageNotFound();
+    await this.dropBlobIfUnreferenced(record);
+    await this.publish({
+      type: 'image.deleted',
+      eventId: newId(),
+      imageId: record.id,
+      ownerId: record.ownerId,
+      sha256: record.sha256,
+    });
+  }
+
+  private async storeBlob(record: ImageRecord, bytes: Buffer): Promise<void> {
+    const key = blobKeyForSha256(record.sha256);
+    if (await this.deps.blobs.exists(key)) return;
+    await this.deps.blobs.put(key, bytes, mimeTypeOf[record.format]);
+    this.deps.telemetry.blobBytesWritten(bytes.length);
+  }
+
+  /** Identical bytes are stored once; the blob goes when the last record that points at it goes. */
+  private async dropBlobIfUnreferenced(record: ImageRecord): Promise<void> {
+    try {
+      if ((await this.deps.images.countBySha256(record.sha256)) === 0) {
+        await this.deps.blobs.delete(blobKeyForSha256(record.sha256));
+      }
+    } catch (err) {
+      this.deps.logger.error({ err, sha256: record.sha256 }, 'could not remove an unreferenced blob');
+    }
+  }
+
+  /** Events speed things up; they are never the only copy of a fact, so a broker outage never fails a request. */
+  private async publish(event: CapcheckEvent): Promise<void> {
+    try {
+      await this.deps.events.publish(event);
+      this.deps.telemetry.eventPublished(event.type, true);
+    } catch (err) {
+      this.deps.telemetry.eventPublished(event.type, false);
+      this.deps.logger.warn({ err, eventType: event.type, imageId: event.imageId }, 'event not published');
+    }
+  }
+}
+
+function outcomeOf(err: unknown): UploadOutcome {
+  if (!(err instanceof AppError)) return 'error';
+  switch (err.code) {
+    case 'empty_file':
+      return 'empty';
+    case 'unsupported_image_type':
+      return 'unsupported_type';
+    case 'too_many_pixels':
+      return 'too_many_pixels';
+    case 'corrupt_image':
+      return 'corrupt';
+    default:
+      return 'invalid_request';
+  }
+}

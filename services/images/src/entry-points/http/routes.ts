@@ -1,0 +1,135 @@
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import multer from 'multer';
+import { z } from 'zod';
+import {
+  AppError,
+  parseId,
+  principalOf,
+  requireAuth,
+  type AccessTokenVerifier,
+  type ImageId,
+  type ImageRecord,
+} from '@capcheck/shared';
+import type { ImagesDomain } from '../../domain/images';
+
+/** The path space this service owns; the gateway routes these prefixes here. */
+export const imagesPathPrefixes = ['/images'];
+
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export const imageView = (i: ImageRecord) => ({
+  id: i.id,
+  filename: i.filename,
+  format: i.format,
+  width: i.width,
+  height: i.height,
+  sizeBytes: i.sizeBytes,
+  sha256: i.sha256,
+  createdAt: i.createdAt.toISOString(),
+});
+
+const tagService: RequestHandler = (_req, res, next) => {
+  res.locals.service = 'images';
+  next();
+};
+
+const tooLarge = (maxBytes: number) =>
+  new AppError('too_large', 'file_too_large', `the file is larger than ${maxBytes} bytes`);
+
+/**
+ * multipart/form-data with exactly one file in field `image`. A declared length over the limit is
+ * refused before reading; otherwise multer stops at the limit, so no upload is ever buffered whole.
+ */
+function singleImageUpload(maxBytes: number): RequestHandler {
+  const parse = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: maxBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024, headerPairs: 50 },
+  }).single('image');
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!req.is('multipart/form-data')) {
+      next(
+        new AppError(
+          'unsupported_media_type',
+          'expected_multipart',
+          'send the image as multipart/form-data, field "image"',
+        ),
+      );
+      return;
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) {
+      res.setHeader('Connection', 'close'); // do not read the rest of a body we will not take
+      next(tooLarge(maxBytes));
+      return;
+    }
+    parse(req, res, (err: unknown) => {
+      if (!err) return next();
+      if (err instanceof multer.MulterError) {
+        switch (err.code) {
+          case 'LIMIT_FILE_SIZE':
+            return next(tooLarge(maxBytes));
+          case 'LIMIT_FILE_COUNT':
+            return next(new AppError('invalid', 'too_many_files', 'send exactly one file'));
+          case 'LIMIT_UNEXPECTED_FILE':
+            return next(new AppError('invalid', 'unexpected_field', 'the file must be in the field "image", alone'));
+          default:
+            return next(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
+        }
+      }
+      next(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
+    });
+  };
+}
+
+export function createImagesRouter(deps: {
+  domain: ImagesDomain;
+  verifier: AccessTokenVerifier;
+  maxUploadBytes: number;
+}): Router {
+  const { domain } = deps;
+  const router = Router();
+  router.use(imagesPathPrefixes, tagService, requireAuth(deps.verifier));
+
+  router.post('/images', singleImageUpload(deps.maxUploadBytes), async (req, res) => {
+    if (!req.file) throw new AppError('invalid', 'missing_file', 'no file in the field "image"');
+    const record = await domain.upload(principalOf(req), {
+      bytes: req.file.buffer,
+      originalName: req.file.originalname,
+    });
+    res.status(201).location(`/images/${record.id}`).json(imageView(record));
+  });
+
+  router.get('/images', async (req, res) => {
+    const page = await domain.list(principalOf(req), pageQuery.parse(req.query));
+    res.json({ items: page.items.map(imageView), nextCursor: page.nextCursor });
+  });
+
+  router.get('/images/:id', async (req, res) => {
+    res.json(imageView(await domain.get(principalOf(req), parseId<ImageId>(String(req.params.id)))));
+  });
+
+  router.get('/images/:id/content', async (req, res) => {
+    const { record, bytes, mimeType } = await domain.content(principalOf(req), parseId<ImageId>(String(req.params.id)));
+    res
+      .status(200)
+      .set({
+        'Content-Type': mimeType,
+        'Content-Length': String(bytes.length),
+        ETag: `"${record.sha256}"`,
+        'Cache-Control': 'private, max-age=3600',
+        'Content-Security-Policy': "default-src 'none'",
+        'Content-Disposition': `inline; filename*=UTF-8''${encodeURIComponent(record.filename)}`,
+      })
+      .end(bytes);
+  });
+
+  router.delete('/images/:id', async (req, res) => {
+    await domain.delete(principalOf(req), parseId<ImageId>(String(req.params.id)));
+    res.status(204).end();
+  });
+
+  return router;
+}

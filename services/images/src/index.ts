@@ -1,0 +1,6 @@
+export * from './app';
+export * from './config';
+export { imagesPathPrefixes, imageView } from './entry-points/http/routes';
+export { ImagesDomain } from './domain/images';
+export { detectFormat, sanitizeFilename } from './domain/formats';
+export { sharpDecoder } from './data-access/sharp-decoder';

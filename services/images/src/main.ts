@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import {
+  blobConfigShape,
+  commonConfigShape,
+  ConfigError,
+  createLogger,
+  createMetrics,
+  eventsConfigShape,
+  exitOnSignals,
+  gracefulShutdown,
+  Lifecycle,
+  loadConfig,
+  openBlobStore,
+  openEventBus,
+  openMetadataStore,
+  remoteVerifier,
+  setting,
+  verifierConfigShape,
+  withAdapterRules,
+} from '@capcheck/shared';
+import { createApp } from './app';
+import { imagesConfigShape } from './config';
+
+const schema = withAdapterRules(
+  z.object({
+    ...commonConfigShape,
+    ...blobConfigShape,
+    ...eventsConfigShape,
+    ...verifierConfigShape,
+    ...imagesConfigShape,
+    PORT: setting.port(8082),
+  }),
+);
+
+async function main(): Promise<void> {
+  const config = loadConfig(schema);
+  const logger = createLogger({ service: 'images', level: config.LOG_LEVEL });
+  const metadata = await openMetadataStore(config);
+  const blobs = await openBlobStore(config);
+  const events = await openEventBus(config, logger);
+  const lifecycle = new Lifecycle();
+  const app = createApp({
+    config,
+    metadata,
+    blobs,
+    events,
+    verifier: remoteVerifier(config),
+    logger,
+    metrics: createMetrics(),
+    lifecycle,
+    trustProxy: config.TRUST_PROXY,
+  });
+  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'images listening'));
+  exitOnSignals(
+    gracefulShutdown({
+      server,
+      lifecycle,
+      logger,
+      drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      closers: [
+        { name: 'metadata', close: () => metadata.close() },
+        { name: 'blobs', close: () => blobs.close() },
+        { name: 'events', close: () => events.close() },
+      ],
+    }),
+    logger,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

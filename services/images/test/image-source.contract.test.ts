@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { httpImageSource, newId, type Caller, type ImageId, type ImageSource, type UserId } from '@capcheck/shared';
+import { ImagesDomain } from '@capcheck/images';
+import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { uniqueEmail, uploadFile } from '../../../test-support/http';
+import { jpeg } from '../../../test-support/images';
+
+/**
+ * How inference reads images, through each adapter: over HTTP with the caller's token (separate
+ * services) and in-process (the local process). Both must answer alike.
+ */
+let sys: LocalSystem;
+let domain: ImagesDomain;
+beforeAll(async () => {
+  sys = await startLocal();
+  const { sharpDecoder } = await import('@capcheck/images');
+  domain = new ImagesDomain({
+    images: sys.metadata.images,
+    blobs: sys.blobs,
+    events: sys.events,
+    decoder: sharpDecoder({ maxPixels: 40e6 }),
+    telemetry: { upload: () => undefined, blobBytesWritten: () => undefined, eventPublished: () => undefined },
+    logger: (await import('@capcheck/shared')).createLogger({ service: 'test', level: 'silent' }),
+    clock: { now: () => new Date() },
+  });
+});
+afterAll(() => sys.close());
+
+const adapters: [string, () => ImageSource][] = [
+  ['HTTP, with the caller token', () => httpImageSource({ baseUrl: sys.baseUrl })],
+  ['in-process', () => domain.asImageSource()],
+];
+
+describe.each(adapters)('image source: %s', (_name, source) => {
+  async function callerWithImage() {
+    const user = await signUp(sys.api, uniqueEmail());
+    const caller: Caller = { principal: { userId: user.id as UserId, role: 'user' }, accessToken: user.accessToken };
+    const bytes = await jpeg();
+    const img = await uploadFile(sys.baseUrl, user.accessToken, { bytes });
+    return { caller, bytes, id: img.body.id as ImageId };
+  }
+
+  test('the owner gets the bytes, format and sha256', async () => {
+    const { caller, bytes, id } = await callerWithImage();
+    const read = await source().read(caller, id);
+    expect(read).toEqual({
+      imageId: id,
+      format: 'jpeg',
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes,
+    });
+  });
+
+  test("another user's image, an unknown id and a deleted image are null", async () => {
+    const { id, caller } = await callerWithImage();
+    const other = await callerWithImage();
+    expect(await source().read(other.caller, id)).toBeNull();
+    expect(await source().read(caller, newId<ImageId>())).toBeNull();
+    await sys.api.delete(`/images/${id}`, { token: caller.accessToken });
+    expect(await source().read(caller, id)).toBeNull();
+  });
+});
+
+test('HTTP source: an images service that does not answer is a 503-kind error, not a hang', async () => {
+  const { caller } = { caller: { principal: { userId: newId<UserId>(), role: 'user' as const }, accessToken: 'x' } };
+  await expect(
+    httpImageSource({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 }).read(caller, newId<ImageId>()),
+  ).rejects.toMatchObject({
+    kind: 'unavailable',
+  });
+});

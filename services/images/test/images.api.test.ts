@@ -1,0 +1,368 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CapcheckEvent, type ImageId, type UserId } from '@capcheck/shared';
+import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { uniqueEmail, uploadFile } from '../../../test-support/http';
+import { jpeg, png, pngDeclaring, rotatedJpeg, webp } from '../../../test-support/images';
+
+let sys: LocalSystem;
+const received: CapcheckEvent[] = [];
+beforeAll(async () => {
+  sys = await startLocal();
+  await sys.events.subscribe({
+    queue: 'images-test-observer',
+    types: ['image.uploaded', 'image.deleted'],
+    handle: async (event) => void received.push(event),
+  });
+});
+afterAll(() => sys.close());
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Every file under the blob directory: what an upload leaves on disk. */
+function blobFiles(): string[] {
+  const root = join(sys.dataDir, 'blobs');
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? walk(path) : [path];
+    });
+  try {
+    return walk(root);
+  } catch {
+    return [];
+  }
+}
+
+async function eventually<T>(probe: () => T | undefined, what: string): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+interface ImageView {
+  id: string;
+  filename: string;
+  format: string;
+  width: number;
+  height: number;
+  sizeBytes: number;
+  sha256: string;
+  createdAt: string;
+}
+
+describe('the happy path for each format', () => {
+  test.each([
+    ['jpeg', jpeg, 'image/jpeg'],
+    ['png', png, 'image/png'],
+    ['webp', webp, 'image/webp'],
+  ] as const)('%s: upload, read back byte-identical, delete, then 404', async (format, make, mime) => {
+    const user = await signUp(sys.api, uniqueEmail());
+    const bytes = await make(120, 90);
+    const res = await uploadFile(sys.baseUrl, user.accessToken, {
+      bytes,
+      filename: `bottle.${format}`,
+      contentType: mime,
+    });
+    expect(res.status).toBe(201);
+    const body = res.body as unknown as ImageView;
+    expect(body).toEqual({
+      id: expect.any(String),
+      filename: `bottle.${format}`,
+      format,
+      width: 120,
+      height: 90,
+      sizeBytes: bytes.length,
+      sha256: sha256(bytes),
+      createdAt: expect.any(String),
+    });
+    expect(res.headers.get('location')).toBe(`/images/${body.id}`);
+
+    expect((await sys.api.get(`/images/${body.id}`, { token: user.accessToken })).body).toEqual(body);
+    const content = await fetch(`${sys.baseUrl}/images/${body.id}/content`, {
+      headers: { authorization: `Bearer ${user.accessToken}` },
+    });
+    expect(content.status).toBe(200);
+    expect(content.headers.get('content-type')).toBe(mime);
+    expect(Buffer.from(await content.arrayBuffer()).equals(bytes)).toBe(true);
+
+    expect((await sys.api.delete(`/images/${body.id}`, { token: user.accessToken })).status).toBe(204);
+    expect((await sys.api.get(`/images/${body.id}`, { token: user.accessToken })).status).toBe(404);
+    expect((await sys.api.get(`/images/${body.id}/content`, { token: user.accessToken })).status).toBe(404);
+    expect((await sys.api.delete(`/images/${body.id}`, { token: user.accessToken })).status).toBe(404);
+    expect(await sys.metadata.images.countBySha256(body.sha256)).toBe(0);
+    expect(blobFiles().some((f) => f.endsWith(body.sha256))).toBe(false);
+  });
+});
+
+test('EXIF orientation is honoured for the stored dimensions', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const res = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await rotatedJpeg(80, 40), filename: 'r.jpg' });
+  expect(res.status).toBe(201);
+  expect(res.body).toMatchObject({ width: 40, height: 80 });
+});
+
+test('list: own images only, newest first, with cursor pagination', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const other = await signUp(sys.api, uniqueEmail());
+  await uploadFile(sys.baseUrl, other.accessToken, { bytes: await png() });
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    ids.push(
+      ((await uploadFile(sys.baseUrl, user.accessToken, { bytes: await png() })).body as unknown as ImageView).id,
+    );
+  }
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2';
+    const page = await sys.api.get<{ items: ImageView[]; nextCursor: string | null }>(`/images${query}`, {
+      token: user.accessToken,
+    });
+    expect(page.status).toBe(200);
+    expect(page.body.items.length).toBeLessThanOrEqual(2);
+    seen.push(...page.body.items.map((i) => i.id));
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  expect(seen).toEqual([...ids].reverse());
+  expect((await sys.api.get('/images?limit=0', { token: user.accessToken })).status).toBe(400);
+  expect((await sys.api.get('/images?limit=101', { token: user.accessToken })).status).toBe(400);
+});
+
+test('identical bytes from two users: stored once, two records; the blob goes with the last record', async () => {
+  const a = await signUp(sys.api, uniqueEmail('a'));
+  const b = await signUp(sys.api, uniqueEmail('b'));
+  const bytes = await jpeg();
+  const first = (await uploadFile(sys.baseUrl, a.accessToken, { bytes })).body as unknown as ImageView;
+  const second = (await uploadFile(sys.baseUrl, b.accessToken, { bytes })).body as unknown as ImageView;
+  expect(first.id).not.toBe(second.id);
+  expect(first.sha256).toBe(second.sha256);
+  expect(blobFiles().filter((f) => f.endsWith(first.sha256))).toHaveLength(1);
+
+  await sys.api.delete(`/images/${first.id}`, { token: a.accessToken });
+  const stillThere = await fetch(`${sys.baseUrl}/images/${second.id}/content`, {
+    headers: { authorization: `Bearer ${b.accessToken}` },
+  });
+  expect(Buffer.from(await stillThere.arrayBuffer()).equals(bytes)).toBe(true);
+  await sys.api.delete(`/images/${second.id}`, { token: b.accessToken });
+  expect(blobFiles().filter((f) => f.endsWith(first.sha256))).toHaveLength(0);
+});
+
+test("another user's image is a 404 for read, content and delete, and survives", async () => {
+  const owner = await signUp(sys.api, uniqueEmail('owner'));
+  const intruder = await signUp(sys.api, uniqueEmail('intruder'));
+  const img = (await uploadFile(sys.baseUrl, owner.accessToken, { bytes: await jpeg() })).body as unknown as ImageView;
+  for (const res of [
+    await sys.api.get(`/images/${img.id}`, { token: intruder.accessToken }),
+    await sys.api.get(`/images/${img.id}/content`, { token: intruder.accessToken }),
+    await sys.api.delete(`/images/${img.id}`, { token: intruder.accessToken }),
+  ]) {
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: { code: 'not_found', message: 'image not found' } });
+  }
+  expect((await sys.api.get(`/images/${img.id}`, { token: owner.accessToken })).status).toBe(200);
+  expect((await sys.api.get('/images', { token: intruder.accessToken })).body).toEqual({ items: [], nextCursor: null });
+});
+
+test('a malformed id and an unknown id are 404', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  for (const path of ['/images/not-an-id', '/images/00000000-0000-4000-8000-000000000000', "/images/1'%20OR%201=1"]) {
+    expect((await sys.api.get(path, { token: user.accessToken })).status).toBe(404);
+  }
+});
+
+test('every route needs a token', async () => {
+  expect((await uploadFile(sys.baseUrl, undefined, { bytes: await jpeg() })).status).toBe(401);
+  expect((await sys.api.get('/images')).status).toBe(401);
+  expect((await sys.api.get('/images/00000000-0000-4000-8000-000000000000/content')).status).toBe(401);
+});
+
+describe('bad uploads: the documented 4xx, the process stays up, nothing left behind', () => {
+  let user: Awaited<ReturnType<typeof signUp>>;
+  beforeAll(async () => {
+    user = await signUp(sys.api, uniqueEmail('bad'));
+  });
+
+  const cases: [string, () => Promise<Parameters<typeof uploadFile>>, number, string][] = [
+    [
+      'a text file named .jpg',
+      async () => [
+        sys.baseUrl,
+        user.accessToken,
+        { bytes: Buffer.from('hello, I am text'), filename: 'photo.jpg', contentType: 'image/jpeg' },
+      ],
+      415,
+      'unsupported_image_type',
+    ],
+    [
+      'a GIF',
+      async () => [
+        sys.baseUrl,
+        user.accessToken,
+        { bytes: Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1'), filename: 'a.gif' },
+      ],
+      415,
+      'unsupported_image_type',
+    ],
+    [
+      'an SVG',
+      async () => [
+        sys.baseUrl,
+        user.accessToken,
+        {
+          bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'),
+          filename: 'a.svg',
+          contentType: 'image/svg+xml',
+        },
+      ],
+      415,
+      'unsupported_image_type',
+    ],
+    [
+      'a truncated JPEG',
+      async () => {
+        const b = await jpeg(200, 200);
+        return [sys.baseUrl, user.accessToken, { bytes: b.subarray(0, Math.floor(b.length / 2)), filename: 't.jpg' }];
+      },
+      422,
+      'corrupt_image',
+    ],
+    [
+      'a JPEG signature followed by garbage',
+      async () => [
+        sys.baseUrl,
+        user.accessToken,
+        { bytes: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(2000)]) },
+      ],
+      422,
+      'corrupt_image',
+    ],
+    [
+      'an empty file',
+      async () => [sys.baseUrl, user.accessToken, { bytes: Buffer.alloc(0), filename: 'empty.jpg' }],
+      400,
+      'empty_file',
+    ],
+    ['no file field', async () => [sys.baseUrl, user.accessToken, null], 400, 'missing_file'],
+    [
+      'the file in another field',
+      async () => [sys.baseUrl, user.accessToken, { bytes: Buffer.from('x'), field: 'photo' }],
+      400,
+      'unexpected_field',
+    ],
+    [
+      'two files',
+      async () => [
+        sys.baseUrl,
+        user.accessToken,
+        { bytes: await jpeg() },
+        { files: [{ bytes: await jpeg(), filename: 'b.jpg' }] },
+      ],
+      400,
+      'too_many_files',
+    ],
+    [
+      'a 12 MB file',
+      async () => [
+        sys.baseUrl,
+        user.accessToken,
+        { bytes: Buffer.concat([await jpeg(), randomBytes(12 * 1024 * 1024)]), filename: 'big.jpg' },
+      ],
+      413,
+      'file_too_large',
+    ],
+    [
+      'a small PNG declaring 30000×30000 pixels',
+      async () => [sys.baseUrl, user.accessToken, { bytes: pngDeclaring(30000, 30000), filename: 'bomb.png' }],
+      422,
+      'too_many_pixels',
+    ],
+  ];
+
+  test.each(cases)('%s', async (_name, args, status, code) => {
+    const before = blobFiles().length;
+    const res = await uploadFile(...(await args()));
+    expect(res.status).toBe(status);
+    expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });
+    expect((await sys.api.get('/healthz')).status).toBe(200);
+    expect(blobFiles().length).toBe(before);
+    expect((await sys.metadata.images.listOwned(user.id as UserId, { limit: 10 })).items).toEqual([]);
+  });
+
+  test('a body that is not multipart is 415', async () => {
+    const res = await sys.api.post('/images', { token: user.accessToken, json: { image: 'base64...' } });
+    expect(res.status).toBe(415);
+    expect(res.body).toMatchObject({ error: { code: 'expected_multipart' } });
+  });
+});
+
+test('the type comes from the bytes: a PNG sent as image/jpeg named .jpg is stored as PNG', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const res = await uploadFile(sys.baseUrl, user.accessToken, {
+    bytes: await png(30, 20),
+    filename: 'liar.jpg',
+    contentType: 'image/jpeg',
+  });
+  expect(res.status).toBe(201);
+  expect(res.body).toMatchObject({ format: 'png', width: 30, height: 20 });
+  const content = await fetch(`${sys.baseUrl}/images/${String(res.body.id)}/content`, {
+    headers: { authorization: `Bearer ${user.accessToken}` },
+  });
+  expect(content.headers.get('content-type')).toBe('image/png');
+});
+
+test('a filename with ../ and control characters is kept only as clean metadata', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const res = await uploadFile(sys.baseUrl, user.accessToken, {
+    bytes: await jpeg(),
+    filename: '../../etc/pass\u0000wd\u202egpj.exe\r\n.jpg',
+  });
+  expect(res.status).toBe(201);
+  expect(res.body.filename).toBe('passwdgpj.exe.jpg');
+  // The blob is named by content, never by the client's name.
+  expect(blobFiles().every((f) => /\/sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f))).toBe(true);
+});
+
+test('upload and delete publish image.uploaded and image.deleted', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const img = (await uploadFile(sys.baseUrl, user.accessToken, { bytes: await webp() })).body as unknown as ImageView;
+  const uploaded = await eventually(
+    () => received.find((e) => e.type === 'image.uploaded' && e.imageId === (img.id as ImageId)),
+    'image.uploaded',
+  );
+  expect(uploaded).toEqual({
+    type: 'image.uploaded',
+    eventId: expect.any(String),
+    imageId: img.id,
+    ownerId: user.id,
+    sha256: img.sha256,
+    objectKey: `sha256/${img.sha256}`,
+    format: 'webp',
+    createdAt: img.createdAt,
+  });
+  await sys.api.delete(`/images/${img.id}`, { token: user.accessToken });
+  const deleted = await eventually(
+    () => received.find((e) => e.type === 'image.deleted' && e.imageId === (img.id as ImageId)),
+    'image.deleted',
+  );
+  expect(deleted).toMatchObject({ ownerId: user.id, sha256: img.sha256 });
+});
+
+test('upload metrics by outcome and format', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  await uploadFile(sys.baseUrl, user.accessToken, { bytes: await jpeg() });
+  await uploadFile(sys.baseUrl, user.accessToken, { bytes: Buffer.from('text') });
+  const text = await fetch(`${sys.baseUrl}/metrics`).then((r) => r.text());
+  expect(text).toMatch(/capcheck_image_uploads_total\{outcome="created",format="jpeg"\} [1-9]/);
+  expect(text).toMatch(/capcheck_image_uploads_total\{outcome="unsupported_type",format="unknown"\} [1-9]/);
+  expect(text).toMatch(/capcheck_image_blob_bytes_written_total [1-9]/);
+  expect(text).toMatch(/capcheck_events_published_total\{type="image.uploaded",outcome="ok"\} [1-9]/);
+  expect(text).toMatch(
+    /http_request_duration_seconds_count\{service="images",method="POST",route="\/images",status_code="201"\}/,
+  );
+});

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { type BlobKey, type BlobStore, isBlobKey } from '../../ports/blobs';
+
+const errorCode = (err: unknown): string | undefined =>
+  typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+
+/**
+ * Blobs as files under `root`, fanned out by the digest: `root/sha256/ab/cd/<64 hex>`. Writes go to a
+ * temp file in the same directory, are fsynced, then renamed over the target, so a reader sees the
+ * whole blob or none of it. Files are 0600 and directories 0700: the blobs are users' images.
+ */
+export async function createFilesystemBlobStore(root: string): Promise<BlobStore> {
+  const base = resolve(root);
+  await mkdir(base, { recursive: true, mode: 0o700 });
+
+  /** Only `sha256/<64 hex>` maps to a path; anything else (`..`, separators, upper case) is refused. */
+  const pathOf = (key: BlobKey): string => {
+    if (typeof key !== 'string' || !isBlobKey(key)) throw new Error('invalid blob key');
+    const hex = key.slice('sha256/'.length);
+    const path = join(base, 'sha256', hex.slice(0, 2), hex.slice(2, 4), hex);
+    // The key shape already rules traversal out; this second check keeps it so if the shape ever widens.
+    if (!path.startsWith(base + sep)) throw new Error('invalid blob key');
+    return path;
+  };
+
+  return {
+    async put(key, bytes) {
+      const target = pathOf(key);
+      const dir = dirname(target);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const temp = `${target}.${randomBytes(8).toString('hex')}.tmp`;
+      const handle = await open(temp, 'wx', 0o600);
+      try {
+        try {
+          await handle.writeFile(bytes);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(temp, target);
+      } catch (err) {
+        await unlink(temp).catch(() => undefined);
+        throw err;
+      }
+      // Make the rename itself durable; not every platform can fsync a directory, and the data is safe either way.
+      const dirHandle = await open(dir, 'r').catch(() => null);
+      if (dirHandle) {
+        await dirHandle.sync().catch(() => undefined);
+        await dirHandle.close();
+      }
+    },
+
+    async get(key) {
+      const path = pathOf(key);
+      try {
+        return await readFile(path);
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') return null;
+        throw err;
+      }
+    },
+
+    async exists(key) {
+      const path = pathOf(key);
+      try {
+        return (await stat(path)).isFile();
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT') return false;
+        throw err;
+      }
+    },
+
+    async delete(key) {
+      const path = pathOf(key);
+      try {
+        await unlink(path);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') throw err;
+      }
+    },
+
+    async ping() {
+      await access(base, constants.R_OK | constants.W_OK | constants.X_OK);
+    },
+
+    async close() {},
+  };
+}

@@ -1,0 +1,24 @@
+import type { ImageId } from '../ids';
+import type { Principal } from '../auth/principal';
+import type { ImageFormat } from './events';
+
+/** The caller, as inference received it: both the verified principal and the token it came with. */
+export interface Caller {
+  principal: Principal;
+  accessToken: string;
+}
+
+export interface SourcedImage {
+  imageId: ImageId;
+  sha256: string;
+  format: ImageFormat;
+  bytes: Buffer;
+}
+
+/**
+ * How inference reads an image: always on behalf of the caller, so the images service alone decides
+ * ownership. Null means "not found" (unknown, deleted, or someone else's: they are the same).
+ */
+export interface ImageSource {
+  read(caller: Caller, id: ImageId): Promise<SourcedImage | null>;
+}
