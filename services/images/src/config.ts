@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { setting } from '@capcheck/shared';
 
 export const imagesConfigShape = {

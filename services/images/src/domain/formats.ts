@@ -25,7 +25,8 @@ export function sanitizeFilename(raw: string | undefined): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
   const cleaned = base
     .normalize('NFC')
-    // C0/C1 controls, DEL, and bidi overrides that can disguise an extension
+    // C0/C1 controls, DEL, and bidi overrides that can disguise an extension: matching them is the point.
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '')
     .replace(/^\.+/, '')
     .trim()
