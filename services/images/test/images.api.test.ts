@@ -316,16 +316,27 @@ test('the type comes from the bytes: a PNG sent as image/jpeg named .jpg is stor
   expect(content.headers.get('content-type')).toBe('image/png');
 });
 
-test('a filename with ../ and control characters is kept only as clean metadata', async () => {
+test('a filename with ../ and a bidi override is kept only as clean metadata; UTF-8 survives', async () => {
   const user = await signUp(sys.api, uniqueEmail());
   const res = await uploadFile(sys.baseUrl, user.accessToken, {
     bytes: await jpeg(),
-    filename: '../../etc/pass\u0000wd\u202egpj.exe\r\n.jpg',
+    filename: '../../etc/bouteille-é\u202egpj.exe.jpg',
   });
   expect(res.status).toBe(201);
-  expect(res.body.filename).toBe('passwdgpj.exe.jpg');
+  expect(res.body.filename).toBe('bouteille-égpj.exe.jpg');
   // The blob is named by content, never by the client's name.
   expect(blobFiles().every((f) => /\/sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(f))).toBe(true);
+});
+
+test('control characters in a part header are a 400, not a crash', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const res = await uploadFile(sys.baseUrl, user.accessToken, {
+    bytes: await jpeg(),
+    filename: 'a\u0000b\u001b[31m.jpg',
+  });
+  expect(res.status).toBe(400);
+  expect(res.body).toMatchObject({ error: { code: 'invalid_multipart' } });
+  expect((await sys.api.get('/healthz')).status).toBe(200);
 });
 
 test('upload and delete publish image.uploaded and image.deleted', async () => {

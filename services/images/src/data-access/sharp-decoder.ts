@@ -14,7 +14,8 @@ export function sharpDecoder(options: { maxPixels: number }): ImageDecoder {
     async inspect(bytes: Buffer, expected: ImageFormat): Promise<DecodedImage> {
       let meta: sharp.Metadata;
       try {
-        meta = await sharp(bytes, input).metadata();
+        // Header only, nothing decoded: the limit is checked below so a bomb is named as one.
+        meta = await sharp(bytes, { limitInputPixels: false }).metadata();
       } catch {
         throw corrupt();
       }

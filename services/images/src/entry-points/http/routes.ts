@@ -46,6 +46,8 @@ const tooLarge = (maxBytes: number) =>
 function singleImageUpload(maxBytes: number): RequestHandler {
   const parse = multer({
     storage: multer.memoryStorage(),
+    // Browsers send file names as raw UTF-8; latin1 (multer's default) would garble them.
+    defParamCharset: 'utf8',
     limits: { fileSize: maxBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024, headerPairs: 50 },
   }).single('image');
   return (req: Request, res: Response, next: NextFunction) => {
@@ -79,6 +81,7 @@ function singleImageUpload(maxBytes: number): RequestHandler {
             return next(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
         }
       }
+      // e.g. busboy's "Malformed part header" for control characters in a file name
       next(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
     });
   };
