@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { client, uniqueEmail } from '../test-support/http';
+import { client, uniqueEmail, uploadFile } from '../test-support/http';
+import { jpeg, png } from '../test-support/images';
 
 const entry = join(__dirname, '..', 'local', 'dist', 'main.js');
 
@@ -121,8 +122,56 @@ test('keys and accounts survive a restart on the same data directory', async () 
   }
 });
 
+test('images through the built process: upload, list, read back, delete; uploads survive a restart', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-e2e-'));
+  const email = uniqueEmail('images');
+  const password = 'a good long password';
+  const first = await startProcess({ DATA_DIR: dataDir });
+  const kept = await png(50, 40);
+  let token: string;
+  let keptId: string;
+  try {
+    const api = client(first.baseUrl);
+    await api.post('/auth/register', { json: { email, password } });
+    token = (await api.post<{ accessToken: string }>('/auth/login', { json: { email, password } })).body.accessToken;
+    const photo = await jpeg(320, 240);
+    const uploaded = await uploadFile(first.baseUrl, token, { bytes: photo, filename: 'bottle.jpg' });
+    expect(uploaded.status).toBe(201);
+    expect(uploaded.body).toMatchObject({ format: 'jpeg', width: 320, height: 240, sizeBytes: photo.length });
+    const id = String(uploaded.body.id);
+    const content = await fetch(`${first.baseUrl}/images/${id}/content`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(Buffer.from(await content.arrayBuffer()).equals(photo)).toBe(true);
+    expect((await api.delete(`/images/${id}`, { token })).status).toBe(204);
+    expect((await api.get(`/images/${id}`, { token })).status).toBe(404);
+    expect(
+      (await uploadFile(first.baseUrl, token, { bytes: Buffer.from('not an image'), filename: 'x.jpg' })).status,
+    ).toBe(415);
+    keptId = String((await uploadFile(first.baseUrl, token, { bytes: kept })).body.id);
+  } finally {
+    first.child.kill('SIGTERM');
+  }
+  expect(await first.exited).toBe(0);
+
+  const second = await startProcess({ DATA_DIR: dataDir });
+  try {
+    const listed = await client(second.baseUrl).get<{ items: { id: string }[] }>('/images', { token });
+    expect(listed.body.items.map((i) => i.id)).toEqual([keptId]);
+    const content = await fetch(`${second.baseUrl}/images/${keptId}/content`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(Buffer.from(await content.arrayBuffer()).equals(kept)).toBe(true);
+  } finally {
+    second.child.kill('SIGTERM');
+    await second.exited;
+  }
+});
+
 test.each([
   [{ PORT: 'eighty' }, /PORT:/],
+  [{ MAX_UPLOAD_BYTES: '-1' }, /MAX_UPLOAD_BYTES:/],
+  [{ EVENT_BUS: 'kafka' }, /EVENT_BUS:/],
   [{ ADMIN_ALLOWLIST: 'everyone' }, /ADMIN_ALLOWLIST:.*everyone/],
   [{ METADATA_STORE: 'mongo' }, /MONGO_URL: required when METADATA_STORE=mongo/],
   [{ JWT_SIGNING_KEYS: '{"keys":[]}' }, /JWT_SIGNING_KEYS must be/],
