@@ -129,36 +129,43 @@ async function benchUsers(email, password, accessToken) {
   );
 }
 
-// Uploads of ~200 KB JPEGs, each distinct (so every request really stores a blob), as multipart bodies.
+// Uploads of ~200 KB JPEGs as multipart bodies. Every request is made unique by a JPEG comment
+// segment (FF FE) carrying a counter, so each one is decoded, hashed and written as a new blob.
 async function benchImages(accessToken) {
   const sharp = require(join(root, 'services/images/node_modules/sharp'));
   const { randomBytes } = await import('node:crypto');
   const boundary = '----capcheckbench';
-  const bodies = [];
-  for (let i = 0; i < 64; i++) {
-    const jpeg = await sharp(randomBytes(400 * 250 * 3), { raw: { width: 400, height: 250, channels: 3 } })
-      .jpeg({ quality: 85 })
-      .toBuffer();
-    bodies.push(
-      Buffer.concat([
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="b${i}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
-        ),
-        jpeg,
-        Buffer.from(`\r\n--${boundary}--\r\n`),
-      ]),
+  const bases = [];
+  for (let i = 0; i < 16; i++) {
+    bases.push(
+      await sharp(randomBytes(640 * 400 * 3), { raw: { width: 640, height: 400, channels: 3 } })
+        .jpeg({ quality: 90 })
+        .toBuffer(),
     );
   }
-  const kb = (bodies.reduce((n, b) => n + b.length, 0) / bodies.length / 1024).toFixed(0);
-  let next = 0;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="b.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  let counter = 0;
+  const uniqueBody = () => {
+    const n = counter++;
+    const base = bases[n % bases.length];
+    const text = Buffer.from(`capcheck bench ${process.pid} ${n}`);
+    const comment = Buffer.alloc(4);
+    comment.writeUInt16BE(0xfffe, 0);
+    comment.writeUInt16BE(text.length + 2, 2);
+    return Buffer.concat([head, base.subarray(0, 2), comment, text, base.subarray(2), tail]);
+  };
+  const kb = (bases.reduce((n, b) => n + b.length, 0) / bases.length / 1024).toFixed(0);
   const options = (connections) => ({
     connections,
     path: '/images',
     method: 'POST',
     headers: { authorization: `Bearer ${accessToken}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
-    requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+    requests: [{ setupRequest: (req) => ({ ...req, body: uniqueBody() }) }],
   });
-  console.log(`images: uploads of ${kb} KB JPEGs (64 distinct bodies, rotating; identical bytes are stored once)`);
+  console.log(`images: uploads of ${kb} KB JPEGs, every one distinct (new blob, new record, event)`);
   await run('POST /images, 1 client', options(1));
   await run('POST /images, 16 concurrent clients', options(16));
 }
