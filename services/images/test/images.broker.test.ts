@@ -31,16 +31,12 @@ suiteFor(`images with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () =>
     const sys = await startLocal({}, { events });
     const queue = `images-test-${randomUUID()}`;
     try {
-      const seen: CapcheckEvent[] = [];
       let arrived!: (e: CapcheckEvent) => void;
       const first = new Promise<CapcheckEvent>((r) => (arrived = r));
       await events.subscribe({
         queue,
         types: ['image.uploaded'],
-        handle: async (event) => {
-          seen.push(event);
-          arrived(event);
-        },
+        handle: async (event) => arrived(event),
       });
       const user = await signUp(sys.api, uniqueEmail());
       const res = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await jpeg() });
@@ -54,6 +50,11 @@ suiteFor(`images with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () =>
       });
     } finally {
       await sys.close();
+      const conn = await connect(url);
+      const channel = await conn.createChannel();
+      await channel.deleteQueue(queue);
+      await channel.deleteQueue(`${queue}.dead`);
+      await conn.close();
     }
   });
 });
