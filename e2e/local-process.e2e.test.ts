@@ -174,7 +174,7 @@ test.each([
   [{ EVENT_BUS: 'kafka' }, /EVENT_BUS:/],
   [{ ADMIN_ALLOWLIST: 'everyone' }, /ADMIN_ALLOWLIST:.*everyone/],
   [{ METADATA_STORE: 'mongo' }, /MONGO_URL: required when METADATA_STORE=mongo/],
-  [{ JWT_SIGNING_KEYS: '{"keys":[]}' }, /JWT_SIGNING_KEYS must be/],
+  [{ JWT_SIGNING_KEYS: '{"keys":[]}' }, /^Invalid configuration:\n {2}JWT_SIGNING_KEYS: must be/],
 ])('a bad setting %j stops the process with a message naming it', (env, message) => {
   const result = spawnSync(process.execPath, [entry], {
     env: { PATH: process.env.PATH ?? '', DATA_DIR: mkdtempSync(join(tmpdir(), 'capcheck-e2e-')), ...env },

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { ConfigError } from './config';
 import type { Lifecycle } from './http';
 import type { Logger } from './logger';
 
@@ -64,4 +65,26 @@ export function exitOnSignals(shutdown: () => Promise<void>, logger: Logger): vo
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+}
+
+/**
+ * What every `main.ts` ends with: listen, log where, and on SIGTERM/SIGINT drain and close the given
+ * resources (in reverse order) before exiting.
+ */
+export function serve(
+  app: { listen(port: number, host: string, callback: () => void): Server },
+  options: Omit<GracefulShutdownOptions, 'server'> & { port: number; host: string; listening: Record<string, unknown> },
+): Server {
+  const { port, host, listening, ...shutdown } = options;
+  const server = app.listen(port, host, () =>
+    options.logger.info({ url: `http://${host}:${port}`, ...listening }, `${String(listening.service)} is listening`),
+  );
+  exitOnSignals(gracefulShutdown({ ...shutdown, server }), options.logger);
+  return server;
+}
+
+/** The entry point's catch-all: a bad setting prints its message alone; anything else, its stack. */
+export function exitOnStartupFailure(err: unknown): never {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
 }

@@ -2,18 +2,17 @@ import { z } from 'zod';
 import {
   blobConfigShape,
   commonConfigShape,
-  ConfigError,
   createLogger,
   createMetrics,
   eventsConfigShape,
-  exitOnSignals,
-  gracefulShutdown,
+  exitOnStartupFailure,
   Lifecycle,
   loadConfig,
   openBlobStore,
   openEventBus,
   openMetadataStore,
   remoteVerifier,
+  serve,
   setting,
   verifierConfigShape,
   withAdapterRules,
@@ -29,6 +28,7 @@ const schema = withAdapterRules(
     ...verifierConfigShape,
     ...imagesConfigShape,
     PORT: setting.port(8082),
+    HOST: z.string().default('0.0.0.0'),
   }),
 );
 
@@ -50,24 +50,19 @@ async function main(): Promise<void> {
     lifecycle,
     trustProxy: config.TRUST_PROXY,
   });
-  const server = app.listen(config.PORT, () => logger.info({ port: config.PORT }, 'images listening'));
-  exitOnSignals(
-    gracefulShutdown({
-      server,
-      lifecycle,
-      logger,
-      drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-      closers: [
-        { name: 'metadata', close: () => metadata.close() },
-        { name: 'blobs', close: () => blobs.close() },
-        { name: 'events', close: () => events.close() },
-      ],
-    }),
+  serve(app, {
+    port: config.PORT,
+    host: config.HOST,
+    listening: { service: 'images' },
+    lifecycle,
     logger,
-  );
+    drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    closers: [
+      { name: 'metadata', close: () => metadata.close() },
+      { name: 'blobs', close: () => blobs.close() },
+      { name: 'events', close: () => events.close() },
+    ],
+  });
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnStartupFailure);

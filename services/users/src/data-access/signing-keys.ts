@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -12,7 +12,7 @@ import {
   type KeyLike,
 } from 'jose';
 import { z } from 'zod';
-import { accessTokenAlgorithm, accessTokenType, type Principal } from '@capcheck/shared';
+import { accessTokenAlgorithm, accessTokenType, ConfigError, type Principal } from '@capcheck/shared';
 import type { AccessTokenSigner } from '../domain/ports';
 
 interface SigningKey {
@@ -72,10 +72,12 @@ export async function importSigningKeys(jwksJson: string): Promise<SigningKey[]>
   try {
     parsed = JSON.parse(jwksJson);
   } catch {
-    throw new Error('JWT_SIGNING_KEYS is not valid JSON');
+    throw new ConfigError('Invalid configuration:\n  JWT_SIGNING_KEYS: not valid JSON');
   }
   const result = privateJwksSchema.safeParse(parsed);
-  if (!result.success) throw new Error('JWT_SIGNING_KEYS must be {"keys": [private EC P-256 JWKs]}');
+  if (!result.success) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SIGNING_KEYS: must be {"keys": [private EC P-256 JWKs]}');
+  }
   return Promise.all(
     result.data.keys.map(async (jwk) => {
       const { d: _private, ...publicPart } = jwk;
@@ -104,4 +106,17 @@ export async function loadOrCreateSigningKeyFile(path: string): Promise<SigningK
   }
   chmodSync(path, 0o600);
   return importSigningKeys(readFileSync(path, 'utf8'));
+}
+
+/** Keys from JWT_SIGNING_KEYS (production), or the local key file under DATA_DIR, made on first start. */
+export async function loadSigningKeyRing(config: {
+  JWT_SIGNING_KEYS?: string | undefined;
+  DATA_DIR: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+}): Promise<SigningKeyRing> {
+  const keys = config.JWT_SIGNING_KEYS
+    ? await importSigningKeys(config.JWT_SIGNING_KEYS)
+    : await loadOrCreateSigningKeyFile(join(resolve(config.DATA_DIR), 'keys', 'signing-keys.json'));
+  return createSigningKeyRing(keys, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
 }

@@ -1,0 +1,78 @@
+/**
+ * The production shape without Docker: users and images as separate built processes, images checking
+ * tokens against the users service's JWKS over HTTP, and sharing one metadata store only by config.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { client, uniqueEmail, uploadFile } from '../test-support/http';
+import { jpeg } from '../test-support/images';
+
+const root = join(__dirname, '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function start(
+  entry: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [join(root, entry)], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (d) => {
+      output += d;
+      if (output.includes('is listening')) resolve();
+    });
+    child.stderr?.on('data', (d) => (output += d));
+    exited.then((code) => reject(new Error(`${entry} exited with ${code}: ${output}`)));
+  });
+  return { child, exited };
+}
+
+test('users and images as separate processes: a token from users is accepted by images via JWKS', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-split-'));
+  const [usersPort, imagesPort] = [await freePort(), await freePort()];
+  const common = { DATA_DIR: dataDir, BCRYPT_COST: '4', LOG_LEVEL: 'info' };
+  const users = await start('services/users/dist/main.js', { ...common, PORT: String(usersPort) });
+  const images = await start('services/images/dist/main.js', {
+    ...common,
+    PORT: String(imagesPort),
+    JWKS_URL: `http://127.0.0.1:${usersPort}/.well-known/jwks.json`,
+  });
+  try {
+    const usersApi = client(`http://127.0.0.1:${usersPort}`);
+    const imagesUrl = `http://127.0.0.1:${imagesPort}`;
+    const email = uniqueEmail('split');
+    await usersApi.post('/auth/register', { json: { email, password: 'a good long password' } });
+    const login = await usersApi.post<{ accessToken: string }>('/auth/login', {
+      json: { email, password: 'a good long password' },
+    });
+    const uploaded = await uploadFile(imagesUrl, login.body.accessToken, { bytes: await jpeg() });
+    expect(uploaded.status).toBe(201);
+    expect((await uploadFile(imagesUrl, 'forged.token.here', { bytes: await jpeg() })).status).toBe(401);
+    // Each service answers only for its own routes.
+    expect((await client(imagesUrl).get('/users/me', { token: login.body.accessToken })).status).toBe(404);
+    expect((await client(imagesUrl).get('/readyz')).body).toEqual({
+      status: 'ready',
+      checks: { metadata: 'ok', blobs: 'ok' },
+    });
+  } finally {
+    images.child.kill('SIGTERM');
+    users.child.kill('SIGTERM');
+  }
+  expect(await images.exited).toBe(0);
+  expect(await users.exited).toBe(0);
+});
