@@ -301,6 +301,42 @@ describe('bad uploads: the documented 4xx, the process stays up, nothing left be
   });
 });
 
+test('an oversized upload without Content-Length (chunked): the server stops reading at the limit', async () => {
+  const user = await signUp(sys.api, uniqueEmail());
+  const boundary = 'xYz';
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\n\r\n`);
+  let sent = 0;
+  // A body that would go on for 50 MB if the server kept reading it.
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === 0) controller.enqueue(head);
+      if (sent > 50 * 1024 * 1024) return controller.close();
+      sent += 256 * 1024;
+      controller.enqueue(new Uint8Array(256 * 1024));
+    },
+  });
+  const outcome = await fetch(`${sys.baseUrl}/images`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${user.accessToken}`,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+    },
+    body,
+    duplex: 'half',
+  } as RequestInit).then(
+    async (res) => ({ status: res.status, connection: res.headers.get('connection'), body: await res.json() }),
+    // A client still sending when the server hangs up may see the reset before it reads the 413.
+    (err: Error) => ({ status: 'reset', cause: String((err.cause as Error | undefined)?.message) }),
+  );
+  if (outcome.status === 'reset') {
+    expect(outcome).toMatchObject({ cause: expect.stringMatching(/ECONNRESET|EPIPE|other side closed/) });
+  } else {
+    expect(outcome).toMatchObject({ status: 413, connection: 'close', body: { error: { code: 'file_too_large' } } });
+  }
+  expect(sent).toBeLessThan(30 * 1024 * 1024);
+  expect((await sys.api.get('/healthz')).status).toBe(200);
+});
+
 test('the type comes from the bytes: a PNG sent as image/jpeg named .jpg is stored as PNG', async () => {
   const user = await signUp(sys.api, uniqueEmail());
   const res = await uploadFile(sys.baseUrl, user.accessToken, {

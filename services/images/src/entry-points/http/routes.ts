@@ -40,6 +40,16 @@ const tooLarge = (maxBytes: number) =>
   new AppError('too_large', 'file_too_large', `the file is larger than ${maxBytes} bytes`);
 
 /**
+ * Node and multer both read (and discard) whatever is left of a request body after the answer; for a
+ * body we refuse for its size that could be endless. Answer, then end the connection.
+ */
+function refuseTooLarge(req: Request, res: Response, next: NextFunction, maxBytes: number): void {
+  res.setHeader('Connection', 'close');
+  res.once('finish', () => req.socket.destroy());
+  next(tooLarge(maxBytes));
+}
+
+/**
  * multipart/form-data with exactly one file in field `image`. A declared length over the limit is
  * refused before reading; otherwise multer stops at the limit, so no upload is ever buffered whole.
  */
@@ -63,27 +73,48 @@ function singleImageUpload(maxBytes: number): RequestHandler {
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) {
-      res.setHeader('Connection', 'close'); // do not read the rest of a body we will not take
-      next(tooLarge(maxBytes));
+      refuseTooLarge(req, res, next, maxBytes);
       return;
     }
+    // multer only reports an oversized file when its part ends, i.e. after reading the whole body;
+    // counting the bytes as they arrive answers at the limit.
+    let answered = false;
+    const once = (err?: unknown) => {
+      if (answered) return;
+      answered = true;
+      req.off('data', count);
+      next(err);
+    };
+    let received = 0;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > maxBytes + 64 * 1024 && !answered) {
+        answered = true;
+        req.off('data', count);
+        refuseTooLarge(req, res, next, maxBytes);
+      }
+    };
     parse(req, res, (err: unknown) => {
-      if (!err) return next();
+      if (!err) return once();
       if (err instanceof multer.MulterError) {
         switch (err.code) {
           case 'LIMIT_FILE_SIZE':
-            return next(tooLarge(maxBytes));
+            if (answered) return;
+            answered = true;
+            return refuseTooLarge(req, res, next, maxBytes);
           case 'LIMIT_FILE_COUNT':
-            return next(new AppError('invalid', 'too_many_files', 'send exactly one file'));
+            return once(new AppError('invalid', 'too_many_files', 'send exactly one file'));
           case 'LIMIT_UNEXPECTED_FILE':
-            return next(new AppError('invalid', 'unexpected_field', 'the file must be in the field "image", alone'));
+            return once(new AppError('invalid', 'unexpected_field', 'the file must be in the field "image", alone'));
           default:
-            return next(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
+            return once(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
         }
       }
       // e.g. busboy's "Malformed part header" for control characters in a file name
-      next(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
+      once(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
     });
+    // Attached after multer has piped the request, so both see every chunk.
+    req.on('data', count);
   };
 }
 
