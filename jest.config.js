@@ -7,6 +7,7 @@ module.exports = {
     '^@capcheck/shared$': '<rootDir>/shared/src/index.ts',
     '^@capcheck/users$': '<rootDir>/services/users/src/index.ts',
     '^@capcheck/images$': '<rootDir>/services/images/src/index.ts',
+    '^@capcheck/inference$': '<rootDir>/services/inference/src/index.ts',
     '^@capcheck/local$': '<rootDir>/local/src/index.ts',
   },
   testMatch: ['<rootDir>/{shared,services,local,e2e}/**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],

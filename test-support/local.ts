@@ -23,10 +23,12 @@ import {
 } from '@capcheck/users';
 import { createLocalApp, localConfigSchema } from '@capcheck/local';
 import type { Express } from 'express';
+import type { InferenceService } from '@capcheck/inference';
 import { client, listen, type Client, type Started } from './http';
 
 export interface LocalSystem extends Started {
   app: Express;
+  inference: InferenceService;
   blobs: BlobStore;
   events: EventBus;
   api: Client;
@@ -51,6 +53,7 @@ export async function startLocal(
     LOG_LEVEL: 'silent',
     REGISTRATIONS_PER_IP_PER_HOUR: '10000',
     LOGIN_ATTEMPTS_PER_IP: '10000',
+    INFERENCE_WORKERS: '1',
     ...env,
   });
   const metadata = createSqliteMetadataStore(join(dataDir, 'capcheck.sqlite'));
@@ -61,7 +64,7 @@ export async function startLocal(
   const lifecycle = new Lifecycle();
   const blobs = adapters.blobs ?? (await createFilesystemBlobStore(join(dataDir, 'blobs')));
   const events = adapters.events ?? createInProcessEventBus();
-  const app = createLocalApp({
+  const { app, inference } = createLocalApp({
     blobs,
     events,
     config,
@@ -73,10 +76,12 @@ export async function startLocal(
     metrics: createMetrics(),
     lifecycle,
   });
+  await inference.runtime.ready;
   const started = await listen(app);
   return {
     ...started,
     app,
+    inference,
     blobs,
     events,
     api: client(started.baseUrl),
@@ -86,6 +91,7 @@ export async function startLocal(
     dataDir,
     async close() {
       await started.close();
+      await inference.runtime.close();
       await events.close();
       await blobs.close();
       await metadata.close();

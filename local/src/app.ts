@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { createImagesService } from '@capcheck/images';
+import { createInferenceService, type InferenceService } from '@capcheck/inference';
 import {
   allowlistOnly,
   createHttpApp,
@@ -27,11 +28,16 @@ export interface LocalDeps extends Omit<UsersDeps, 'config'> {
  * its router; the shell (logs, metrics, health, errors) is shared, and /admin is allow-listed here as
  * the gateway does in production.
  */
-export function createLocalApp(deps: LocalDeps): Express {
+export function createLocalApp(deps: LocalDeps): { app: Express; inference: InferenceService } {
   const users = createUsersService(deps);
   const images = createImagesService({ ...deps, verifier: users.verifier });
+  const inference = createInferenceService({
+    ...deps,
+    verifier: users.verifier,
+    imageSource: images.domain.asImageSource(),
+  });
   const adminAllowlist = parseAllowlist(deps.config.ADMIN_ALLOWLIST);
-  return createHttpApp({
+  const app = createHttpApp({
     name: 'local',
     logger: deps.logger,
     metrics: deps.metrics,
@@ -41,11 +47,14 @@ export function createLocalApp(deps: LocalDeps): Express {
       { name: 'metadata', check: () => deps.metadata.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },
       { name: 'blobs', check: () => deps.blobs.ping() },
+      { name: 'model', check: () => inference.runtime.check() },
     ],
     mount(app) {
       app.use('/admin', allowlistOnly(adminAllowlist));
       app.use(users.router);
       app.use(images.router);
+      app.use(inference.router);
     },
   });
+  return { app, inference };
 }

@@ -8,6 +8,7 @@ import {
   withAdapterRules,
 } from '@capcheck/shared';
 import { imagesConfigShape } from '@capcheck/images';
+import { inferenceConfigShape } from '@capcheck/inference';
 import { usersConfigShape } from '@capcheck/users';
 
 export const localConfigSchema = withAdapterRules(
@@ -17,6 +18,7 @@ export const localConfigSchema = withAdapterRules(
     ...blobConfigShape,
     ...eventsConfigShape,
     ...imagesConfigShape,
+    ...inferenceConfigShape,
     PORT: setting.port(8080),
     HOST: z.string().default('127.0.0.1'),
     /** Who may reach /admin/* in the local process (the gateway's allow-list does this in production). */

@@ -12,6 +12,7 @@ import {
   serve,
 } from '@capcheck/shared';
 import { bcryptHasher, loadSigningKeyRing } from '@capcheck/users';
+import { startInferenceBackground } from '@capcheck/inference';
 import { createLocalApp } from './app';
 import { localConfigSchema } from './config';
 
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const blobs = await openBlobStore(config);
   const events = await openEventBus(config, logger);
   const lifecycle = new Lifecycle();
-  const app = createLocalApp({
+  const { app, inference } = createLocalApp({
     config,
     metadata,
     rateLimiters,
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     metrics: createMetrics(),
     lifecycle,
   });
+  const stopBackground = await startInferenceBackground(inference, events, logger);
   serve(app, {
     port: config.PORT,
     host: config.HOST,
@@ -46,7 +48,8 @@ async function main(): Promise<void> {
       { name: 'metadata', close: () => metadata.close() },
       { name: 'rate-limits', close: () => rateLimiters.close() },
       { name: 'blobs', close: () => blobs.close() },
-      { name: 'events', close: () => events.close() },
+      { name: 'model', close: () => inference.runtime.close() },
+      { name: 'events', close: async () => (stopBackground(), events.close()) },
     ],
   });
 }

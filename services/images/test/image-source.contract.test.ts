@@ -40,24 +40,22 @@ describe.each(adapters)('image source: %s', (_name, source) => {
     return { caller, bytes, id: img.body.id as ImageId };
   }
 
-  test('the owner gets the bytes, format and sha256', async () => {
+  test('the owner gets the bytes, format and sha256, and a description without the bytes', async () => {
     const { caller, bytes, id } = await callerWithImage();
-    const read = await source().read(caller, id);
-    expect(read).toEqual({
-      imageId: id,
-      format: 'jpeg',
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      bytes,
-    });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    expect(await source().read(caller, id)).toEqual({ imageId: id, format: 'jpeg', sha256, bytes });
+    expect(await source().describe(caller, id)).toEqual({ imageId: id, format: 'jpeg', sha256 });
   });
 
   test("another user's image, an unknown id and a deleted image are null", async () => {
     const { id, caller } = await callerWithImage();
     const other = await callerWithImage();
     expect(await source().read(other.caller, id)).toBeNull();
+    expect(await source().describe(other.caller, id)).toBeNull();
     expect(await source().read(caller, newId<ImageId>())).toBeNull();
     await sys.api.delete(`/images/${id}`, { token: caller.accessToken });
     expect(await source().read(caller, id)).toBeNull();
+    expect(await source().describe(caller, id)).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 import { AppError } from '../errors';
 import type { ImageId } from '../ids';
 import type { ImageFormat } from '../ports/events';
-import type { Caller, ImageSource, SourcedImage } from '../ports/image-source';
+import type { Caller, DescribedImage, ImageSource, SourcedImage } from '../ports/image-source';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
 
@@ -10,19 +10,34 @@ const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png'
  * credentials exist that could read someone else's image. The ETag is the sha256 of the bytes.
  */
 export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }): ImageSource {
+  const call = async (caller: Caller, path: string): Promise<Response | null> => {
+    let res: Response;
+    try {
+      res = await fetch(`${options.baseUrl}${path}`, {
+        headers: { authorization: `Bearer ${caller.accessToken}` },
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch {
+      throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer');
+    }
+    if (res.status === 404) return null;
+    if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);
+    return res;
+  };
   return {
-    async read(caller: Caller, id: ImageId): Promise<SourcedImage | null> {
-      let res: Response;
-      try {
-        res = await fetch(`${options.baseUrl}/images/${encodeURIComponent(id)}/content`, {
-          headers: { authorization: `Bearer ${caller.accessToken}` },
-          signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-        });
-      } catch {
-        throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer');
+    async describe(caller: Caller, id: ImageId): Promise<DescribedImage | null> {
+      const res = await call(caller, `/images/${encodeURIComponent(id)}`);
+      if (!res) return null;
+      const body = (await res.json()) as { sha256?: unknown; format?: unknown };
+      const format = typeof body.format === 'string' ? formats[`image/${body.format}`] : undefined;
+      if (typeof body.sha256 !== 'string' || !format) {
+        throw new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
       }
-      if (res.status === 404) return null;
-      if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);
+      return { imageId: id, sha256: body.sha256, format };
+    },
+    async read(caller: Caller, id: ImageId): Promise<SourcedImage | null> {
+      const res = await call(caller, `/images/${encodeURIComponent(id)}/content`);
+      if (!res) return null;
       const format = formats[res.headers.get('content-type') ?? ''];
       const sha256 = /^"([0-9a-f]{64})"$/.exec(res.headers.get('etag') ?? '')?.[1];
       if (!format || !sha256)

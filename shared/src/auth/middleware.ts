@@ -16,6 +16,7 @@ export function requireAuth(verifier: AccessTokenVerifier): RequestHandler {
     }
     try {
       req.principal = await verifier.verify(match[1]);
+      req.accessToken = match[1];
       next();
     } catch (err) {
       next(err);
@@ -31,6 +32,11 @@ export function requireRole(role: Role): RequestHandler {
     }
     next();
   };
+}
+
+/** The caller and its token, for calls made on its behalf (e.g. inference reading an image). */
+export function callerOf(req: Request): { principal: Principal; accessToken: string } {
+  return { principal: principalOf(req), accessToken: req.accessToken ?? '' };
 }
 
 /** The caller of a route behind requireAuth; a programming error if it is missing. */

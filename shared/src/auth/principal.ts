@@ -18,6 +18,8 @@ declare global {
   namespace Express {
     interface Request {
       principal?: Principal;
+      /** The verified Bearer token itself, for calls made on the caller's behalf. */
+      accessToken?: string;
     }
   }
 }

@@ -8,10 +8,13 @@ export interface Caller {
   accessToken: string;
 }
 
-export interface SourcedImage {
+export interface DescribedImage {
   imageId: ImageId;
   sha256: string;
   format: ImageFormat;
+}
+
+export interface SourcedImage extends DescribedImage {
   bytes: Buffer;
 }
 
@@ -20,5 +23,7 @@ export interface SourcedImage {
  * ownership. Null means "not found" (unknown, deleted, or someone else's: they are the same).
  */
 export interface ImageSource {
+  /** What the image is, without its bytes: enough to look up a cached prediction. */
+  describe(caller: Caller, id: ImageId): Promise<DescribedImage | null>;
   read(caller: Caller, id: ImageId): Promise<SourcedImage | null>;
 }

@@ -102,12 +102,67 @@ export interface ImageRepository {
   countBySha256(sha256: string): Promise<number>;
 }
 
+/** A model's verdict on some bytes; shared by every image with the same sha256. */
+export interface PredictionRecord {
+  sha256: string;
+  modelName: string;
+  modelVersion: string;
+  label: string;
+  confidence: number;
+  /** Probability per label, summing to 1. */
+  scores: Record<string, number>;
+  createdAt: Date;
+}
+
+export interface PredictionRepository {
+  find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null>;
+  /** Inserts, or leaves an existing record for the same key as it is (the verdict is deterministic). */
+  save(prediction: PredictionRecord): Promise<void>;
+  /** Drops every model's verdicts on these bytes. */
+  deleteBySha256(sha256: string): Promise<number>;
+}
+
+/** One record per `GET /predict/:id` request, for audit and dashboards. */
+export interface PredictionLogRecord {
+  id: string;
+  at: Date;
+  imageId: ImageId;
+  userId: UserId;
+  apiKeyId: ApiKeyId | null;
+  clientIp: string;
+  userAgent: string;
+  imageFormat: ImageFormat;
+  imageSha256: string;
+  label: string;
+  confidence: number;
+  modelName: string;
+  modelVersion: string;
+  cached: boolean;
+  latencyMs: number;
+}
+
+export interface PredictionLogQuery extends PageRequest {
+  from: Date;
+  to: Date;
+  label?: string | undefined;
+}
+
+export interface PredictionLogRepository {
+  append(log: PredictionLogRecord): Promise<void>;
+  /** Logs with from <= at < to (and the label, if given), newest first. */
+  query(query: PredictionLogQuery): Promise<Page<PredictionLogRecord>>;
+  /** Retention: removes logs older than the date; returns how many. */
+  deleteOlderThan(date: Date): Promise<number>;
+}
+
 /** The metadata store as a whole: every repository plus the store's own lifecycle. */
 export interface MetadataStore {
   readonly users: UserRepository;
   readonly refreshTokens: RefreshTokenRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly images: ImageRepository;
+  readonly predictions: PredictionRepository;
+  readonly predictionLogs: PredictionLogRepository;
   /** Resolves when the store answers (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

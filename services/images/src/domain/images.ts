@@ -108,6 +108,10 @@ export class ImagesDomain {
   /** The in-process image source: the same ownership check as the HTTP route, without the HTTP. */
   asImageSource(): ImageSource {
     return {
+      describe: async (caller, id) => {
+        const record = await this.deps.images.findOwned(id, caller.principal.userId);
+        return record && { imageId: record.id, sha256: record.sha256, format: record.format };
+      },
       read: async (caller, id) => {
         try {
           const { record, bytes } = await this.content(caller.principal, id);

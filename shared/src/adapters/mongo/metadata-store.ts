@@ -11,6 +11,11 @@ import {
   type MetadataStore,
   type Page,
   type PageRequest,
+  type PredictionLogQuery,
+  type PredictionLogRecord,
+  type PredictionLogRepository,
+  type PredictionRecord,
+  type PredictionRepository,
   type RefreshTokenRecord,
   type RefreshTokenRepository,
   type UserRecord,
@@ -20,6 +25,8 @@ import {
   createMetadataModels,
   type ApiKeyDocument,
   type ImageDocument,
+  type PredictionDocument,
+  type PredictionLogDocument,
   type RefreshTokenDocument,
   type UserDocument,
 } from './schemas';
@@ -109,6 +116,62 @@ const fromImage = (i: ImageRecord): ImageDocument => ({
   objectKey: i.objectKey,
   createdAt: i.createdAt,
 });
+
+const toPrediction = (d: PredictionDocument): PredictionRecord => ({
+  sha256: d.sha256,
+  modelName: d.modelName,
+  modelVersion: d.modelVersion,
+  label: d.label,
+  confidence: d.confidence,
+  scores: d.scores,
+  createdAt: d.createdAt,
+});
+const fromPrediction = (p: PredictionRecord): PredictionDocument => ({
+  sha256: p.sha256,
+  modelName: p.modelName,
+  modelVersion: p.modelVersion,
+  label: p.label,
+  confidence: p.confidence,
+  scores: p.scores,
+  createdAt: p.createdAt,
+});
+
+const toPredictionLog = (d: PredictionLogDocument): PredictionLogRecord => ({
+  id: d._id,
+  at: d.at,
+  imageId: d.imageId as ImageId,
+  userId: d.userId as UserId,
+  apiKeyId: (d.apiKeyId ?? null) as ApiKeyId | null,
+  clientIp: d.clientIp,
+  userAgent: d.userAgent,
+  imageFormat: d.imageFormat,
+  imageSha256: d.imageSha256,
+  label: d.label,
+  confidence: d.confidence,
+  modelName: d.modelName,
+  modelVersion: d.modelVersion,
+  cached: d.cached,
+  latencyMs: d.latencyMs,
+});
+const fromPredictionLog = (l: PredictionLogRecord): PredictionLogDocument => ({
+  _id: l.id,
+  at: l.at,
+  imageId: l.imageId,
+  userId: l.userId,
+  apiKeyId: l.apiKeyId,
+  clientIp: l.clientIp,
+  userAgent: l.userAgent,
+  imageFormat: l.imageFormat,
+  imageSha256: l.imageSha256,
+  label: l.label,
+  confidence: l.confidence,
+  modelName: l.modelName,
+  modelVersion: l.modelVersion,
+  cached: l.cached,
+  latencyMs: l.latencyMs,
+});
+
+const isInvalidDate = (date: Date | undefined): boolean => date !== undefined && Number.isNaN(date.getTime());
 
 interface MongoErrorShape {
   code?: unknown;
@@ -295,6 +358,73 @@ class MongoImages implements ImageRepository {
   }
 }
 
+class MongoPredictions implements PredictionRepository {
+  constructor(private readonly model: Model<PredictionDocument>) {}
+
+  async find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null> {
+    const doc = await this.model
+      .findOne({ sha256: String(sha256), modelName: String(modelName), modelVersion: String(modelVersion) })
+      .lean<PredictionDocument>();
+    return doc ? toPrediction(doc) : null;
+  }
+
+  async save(p: PredictionRecord): Promise<void> {
+    const { sha256, modelName, modelVersion, ...rest } = fromPrediction(p);
+    // Like SQLite's ON CONFLICT DO NOTHING: the unique key makes concurrent upserts settle on one
+    // record, and $setOnInsert leaves a record that is already there untouched.
+    await this.model.updateOne(
+      { sha256: String(sha256), modelName: String(modelName), modelVersion: String(modelVersion) },
+      { $setOnInsert: rest },
+      // Validators stand in for SQLite's NOT NULL columns; updates skip them by default.
+      { upsert: true, runValidators: true },
+    );
+  }
+
+  async deleteBySha256(sha256: string): Promise<number> {
+    const result = await this.model.deleteMany({ sha256: String(sha256) });
+    return result.deletedCount;
+  }
+}
+
+class MongoPredictionLogs implements PredictionLogRepository {
+  constructor(private readonly model: Model<PredictionLogDocument>) {}
+
+  async append(l: PredictionLogRecord): Promise<void> {
+    await this.model.create(fromPredictionLog(l));
+  }
+
+  async query({ from, to, label, limit, cursor }: PredictionLogQuery): Promise<Page<PredictionLogRecord>> {
+    const before = decodeCursor(cursor);
+    const take = limit + 1;
+    // Same short-circuits as MongoUsers.list: SQLite finds no rows for a NaN time or LIMIT 0, where
+    // Mongo would reject the date or read limit 0 as "no limit".
+    if (isInvalidDate(from) || isInvalidDate(to) || isInvalidDate(before?.createdAt) || take === 0) {
+      return { items: [], nextCursor: null };
+    }
+
+    const filter: FilterQuery<PredictionLogDocument> = { at: { $gte: from, $lt: to } };
+    if (label !== undefined) filter.label = String(label);
+    if (before) {
+      filter.$or = [{ at: { $lt: before.createdAt } }, { at: before.createdAt, _id: { $lt: String(before.id) } }];
+    }
+    const query = this.model.find(filter).sort({ at: -1, _id: -1 });
+    // A negative SQLite LIMIT means "all rows"; a negative Mongo limit means "one batch".
+    if (take > 0) query.limit(take);
+    const docs = await query.lean<PredictionLogDocument[]>();
+
+    const items = docs.slice(0, limit).map(toPredictionLog);
+    const last = items.at(-1);
+    return { items, nextCursor: docs.length > limit && last ? encodeCursor(last.at, last.id) : null };
+  }
+
+  async deleteOlderThan(date: Date): Promise<number> {
+    // SQLite compares against a NaN time as NULL and deletes nothing; Mongo would reject the date.
+    if (isInvalidDate(date)) return 0;
+    const result = await this.model.deleteMany({ at: { $lt: date } });
+    return result.deletedCount;
+  }
+}
+
 /** MongoDB on its own connection, so it never shares state with the global mongoose default. */
 export async function createMongoMetadataStore(url: string): Promise<MetadataStore> {
   const conn = createConnection(url, { serverSelectionTimeoutMS: 5000 });
@@ -306,6 +436,8 @@ export async function createMongoMetadataStore(url: string): Promise<MetadataSto
       refreshTokens: new MongoRefreshTokens(models.refreshTokens),
       apiKeys: new MongoApiKeys(models.apiKeys),
       images: new MongoImages(models.images),
+      predictions: new MongoPredictions(models.predictions),
+      predictionLogs: new MongoPredictionLogs(models.predictionLogs),
       async ping() {
         const db = conn.db;
         if (!db) throw new Error('MongoDB connection is not open');

@@ -48,11 +48,45 @@ export interface ImageDocument {
   createdAt: Date;
 }
 
+/**
+ * Keyed by a unique (sha256, modelName, modelVersion) index rather than a joined `_id` string, which
+ * could make two different keys collide when a model name or version contains the separator.
+ */
+export interface PredictionDocument {
+  sha256: string;
+  modelName: string;
+  modelVersion: string;
+  label: string;
+  confidence: number;
+  scores: Record<string, number>;
+  createdAt: Date;
+}
+
+export interface PredictionLogDocument {
+  _id: string;
+  at: Date;
+  imageId: string;
+  userId: string;
+  apiKeyId: string | null;
+  clientIp: string;
+  userAgent: string;
+  imageFormat: ImageFormat;
+  imageSha256: string;
+  label: string;
+  confidence: number;
+  modelName: string;
+  modelVersion: string;
+  cached: boolean;
+  latencyMs: number;
+}
+
 export interface MetadataModels {
   users: Model<UserDocument>;
   refreshTokens: Model<RefreshTokenDocument>;
   apiKeys: Model<ApiKeyDocument>;
   images: Model<ImageDocument>;
+  predictions: Model<PredictionDocument>;
+  predictionLogs: Model<PredictionLogDocument>;
 }
 
 /**
@@ -64,6 +98,7 @@ const requiredText = {
   default: null,
   validate: { validator: (value: unknown) => value !== null, message: 'Path `{PATH}` is required.' },
 };
+const nullableText = { type: String, default: null };
 const requiredDate = { type: Date, required: true };
 const nullableDate = { type: Date, default: null };
 const requiredNumber = { type: Number, required: true };
@@ -150,9 +185,50 @@ const imageSchema = new Schema<ImageDocument>(
 imageSchema.index({ ownerId: 1, createdAt: -1, _id: -1 });
 imageSchema.index({ sha256: 1 });
 
+const predictionSchema = new Schema<PredictionDocument>(
+  {
+    sha256: requiredText,
+    modelName: requiredText,
+    modelVersion: requiredText,
+    label: requiredText,
+    confidence: requiredNumber,
+    // Labels are the model's own names, so the scores are an open object rather than fixed paths.
+    scores: { type: Schema.Types.Mixed, required: true },
+    createdAt: requiredDate,
+  },
+  schemaOptions('predictions'),
+);
+// The key, like SQLite's primary key; led by sha256, it also serves deleteBySha256.
+predictionSchema.index({ sha256: 1, modelName: 1, modelVersion: 1 }, { unique: true });
+
+const predictionLogSchema = new Schema<PredictionLogDocument>(
+  {
+    _id: requiredText,
+    at: requiredDate,
+    imageId: requiredText,
+    userId: requiredText,
+    apiKeyId: nullableText,
+    clientIp: requiredText,
+    userAgent: requiredText,
+    imageFormat: { type: String, enum: imageFormats, required: true },
+    imageSha256: requiredText,
+    label: requiredText,
+    confidence: requiredNumber,
+    modelName: requiredText,
+    modelVersion: requiredText,
+    cached: { type: Boolean, required: true },
+    latencyMs: requiredNumber,
+  },
+  schemaOptions('prediction_logs'),
+);
+// Serve query's sort and cursor, without and with the label filter, like SQLite's prediction_logs_at
+// and prediction_logs_label_at.
+predictionLogSchema.index({ at: -1, _id: -1 });
+predictionLogSchema.index({ label: 1, at: -1, _id: -1 });
+
 /**
- * Registers the models on this connection and waits for their indexes, so the unique email index
- * exists before the first insert can race past it.
+ * Registers the models on this connection and waits for their indexes, so the unique email and
+ * prediction key indexes exist before the first insert or upsert can race past them.
  */
 export async function createMetadataModels(conn: Connection): Promise<MetadataModels> {
   const models: MetadataModels = {
@@ -160,12 +236,16 @@ export async function createMetadataModels(conn: Connection): Promise<MetadataMo
     refreshTokens: conn.model<RefreshTokenDocument>('RefreshToken', refreshTokenSchema),
     apiKeys: conn.model<ApiKeyDocument>('ApiKey', apiKeySchema),
     images: conn.model<ImageDocument>('Image', imageSchema),
+    predictions: conn.model<PredictionDocument>('Prediction', predictionSchema),
+    predictionLogs: conn.model<PredictionLogDocument>('PredictionLog', predictionLogSchema),
   };
   await Promise.all([
     models.users.createIndexes(),
     models.refreshTokens.createIndexes(),
     models.apiKeys.createIndexes(),
     models.images.createIndexes(),
+    models.predictions.createIndexes(),
+    models.predictionLogs.createIndexes(),
   ]);
   return models;
 }

@@ -8,6 +8,11 @@ import {
   type ApiKeyRepository,
   type ImageRecord,
   type ImageRepository,
+  type PredictionLogQuery,
+  type PredictionLogRecord,
+  type PredictionLogRepository,
+  type PredictionRecord,
+  type PredictionRepository,
   type MetadataStore,
   type Page,
   type PageRequest,
@@ -312,6 +317,148 @@ class SqliteImages implements ImageRepository {
   }
 }
 
+interface PredictionRow {
+  sha256: string;
+  model_name: string;
+  model_version: string;
+  label: string;
+  confidence: number;
+  scores: string;
+  created_at: number;
+}
+
+class SqlitePredictions implements PredictionRepository {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  async find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null> {
+    const row = this.db
+      .prepare('SELECT * FROM predictions WHERE sha256 = ? AND model_name = ? AND model_version = ?')
+      .get(sha256, modelName, modelVersion) as PredictionRow | undefined;
+    return row
+      ? {
+          sha256: row.sha256,
+          modelName: row.model_name,
+          modelVersion: row.model_version,
+          label: row.label,
+          confidence: row.confidence,
+          scores: JSON.parse(row.scores) as Record<string, number>,
+          createdAt: new Date(row.created_at),
+        }
+      : null;
+  }
+
+  async save(p: PredictionRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO predictions (sha256, model_name, model_version, label, confidence, scores, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(
+        p.sha256,
+        p.modelName,
+        p.modelVersion,
+        p.label,
+        p.confidence,
+        JSON.stringify(p.scores),
+        p.createdAt.getTime(),
+      );
+  }
+
+  async deleteBySha256(sha256: string): Promise<number> {
+    return this.db.prepare('DELETE FROM predictions WHERE sha256 = ?').run(sha256).changes;
+  }
+}
+
+interface PredictionLogRow {
+  id: string;
+  at: number;
+  image_id: string;
+  user_id: string;
+  api_key_id: string | null;
+  client_ip: string;
+  user_agent: string;
+  image_format: ImageFormat;
+  image_sha256: string;
+  label: string;
+  confidence: number;
+  model_name: string;
+  model_version: string;
+  cached: number;
+  latency_ms: number;
+}
+
+const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
+  id: r.id,
+  at: new Date(r.at),
+  imageId: r.image_id as ImageId,
+  userId: r.user_id as UserId,
+  apiKeyId: r.api_key_id as ApiKeyId | null,
+  clientIp: r.client_ip,
+  userAgent: r.user_agent,
+  imageFormat: r.image_format,
+  imageSha256: r.image_sha256,
+  label: r.label,
+  confidence: r.confidence,
+  modelName: r.model_name,
+  modelVersion: r.model_version,
+  cached: r.cached === 1,
+  latencyMs: r.latency_ms,
+});
+
+class SqlitePredictionLogs implements PredictionLogRepository {
+  constructor(private readonly db: SqliteDatabase) {}
+
+  async append(l: PredictionLogRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO prediction_logs (id, at, image_id, user_id, api_key_id, client_ip, user_agent, image_format,
+           image_sha256, label, confidence, model_name, model_version, cached, latency_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        l.id,
+        l.at.getTime(),
+        l.imageId,
+        l.userId,
+        l.apiKeyId,
+        l.clientIp,
+        l.userAgent,
+        l.imageFormat,
+        l.imageSha256,
+        l.label,
+        l.confidence,
+        l.modelName,
+        l.modelVersion,
+        l.cached ? 1 : 0,
+        l.latencyMs,
+      );
+  }
+
+  async query({ from, to, label, limit, cursor }: PredictionLogQuery): Promise<Page<PredictionLogRecord>> {
+    const before = decodeCursor(cursor);
+    const conditions = ['at >= ?', 'at < ?'];
+    const params: (string | number)[] = [from.getTime(), to.getTime()];
+    if (label !== undefined) {
+      conditions.push('label = ?');
+      params.push(label);
+    }
+    if (before) {
+      conditions.push('(at, id) < (?, ?)');
+      params.push(before.createdAt.getTime(), before.id);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM prediction_logs WHERE ${conditions.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ?`)
+      .all(...params, limit + 1) as PredictionLogRow[];
+    const items = rows.slice(0, limit).map(toPredictionLog);
+    const last = items.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.at, last.id) : null };
+  }
+
+  async deleteOlderThan(date: Date): Promise<number> {
+    return this.db.prepare('DELETE FROM prediction_logs WHERE at < ?').run(date.getTime()).changes;
+  }
+}
+
 /** The embedded default: one SQLite file holds every repository. */
 export function createSqliteMetadataStore(path: string): MetadataStore {
   const db = openSqlite(path);
@@ -320,6 +467,8 @@ export function createSqliteMetadataStore(path: string): MetadataStore {
     refreshTokens: new SqliteRefreshTokens(db),
     apiKeys: new SqliteApiKeys(db),
     images: new SqliteImages(db),
+    predictions: new SqlitePredictions(db),
+    predictionLogs: new SqlitePredictionLogs(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },

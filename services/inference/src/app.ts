@@ -1,0 +1,113 @@
+import type { Express, Router } from 'express';
+import {
+  createHttpApp,
+  type AccessTokenVerifier,
+  type BlobStore,
+  type EventBus,
+  type ImageSource,
+  type Lifecycle,
+  type Logger,
+  type MetadataStore,
+  type Metrics,
+} from '@capcheck/shared';
+import type { InferenceConfig } from './config';
+import { ModelRuntime } from './data-access/model-runtime';
+import { PredictionsDomain } from './domain/predictions';
+import { createInferenceRouter } from './entry-points/http/routes';
+import { promTelemetry } from './telemetry';
+
+export interface InferenceDeps {
+  config: InferenceConfig;
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  imageSource: ImageSource;
+  verifier: AccessTokenVerifier;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface InferenceService {
+  router: Router;
+  domain: PredictionsDomain;
+  runtime: ModelRuntime;
+}
+
+export function createInferenceService(deps: InferenceDeps): InferenceService {
+  const { config } = deps;
+  const telemetry = promTelemetry(deps.metrics);
+  const runtime = new ModelRuntime({
+    modelDir: config.MODEL_DIR,
+    name: config.MODEL_NAME,
+    version: config.MODEL_VERSION,
+    workers: config.INFERENCE_WORKERS,
+    maxBatch: config.INFERENCE_MAX_BATCH,
+    maxQueue: config.INFERENCE_MAX_QUEUE,
+    maxImagePixels: config.MAX_IMAGE_PIXELS,
+    telemetry,
+    logger: deps.logger,
+  });
+  const domain = new PredictionsDomain({
+    imageSource: deps.imageSource,
+    blobs: deps.blobs,
+    images: deps.metadata.images,
+    predictions: deps.metadata.predictions,
+    logs: deps.metadata.predictionLogs,
+    model: runtime,
+    telemetry,
+    logger: deps.logger,
+    clock: { now: () => new Date() },
+    logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
+  });
+  return { domain, runtime, router: createInferenceRouter({ domain, runtime, verifier: deps.verifier }) };
+}
+
+/**
+ * Background work: precompute on `image.uploaded`, forget on `image.deleted`, and prune request logs
+ * hourly. Returns a stop function for shutdown.
+ */
+export async function startInferenceBackground(
+  service: InferenceService,
+  events: EventBus,
+  logger: Logger,
+  queuePrefix = 'inference',
+) {
+  await events.subscribe({
+    queue: `${queuePrefix}.precompute`,
+    types: ['image.uploaded'],
+    handle: async (event) => (event.type === 'image.uploaded' ? service.domain.precompute(event) : 'ack'),
+  });
+  await events.subscribe({
+    queue: `${queuePrefix}.forget`,
+    types: ['image.deleted'],
+    handle: async (event) => (event.type === 'image.deleted' ? service.domain.forget(event) : 'ack'),
+  });
+  const prune = () =>
+    service.domain.pruneLogs().then(
+      (removed) => removed > 0 && logger.info({ removed }, 'prediction logs pruned'),
+      (err: unknown) => logger.warn({ err }, 'prediction log pruning failed'),
+    );
+  void prune();
+  const timer = setInterval(prune, 3_600_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** The inference service as a standalone HTTP app. */
+export function createApp(
+  deps: InferenceDeps & { lifecycle: Lifecycle; trustProxy: boolean | number | string | string[] },
+): { app: Express; service: InferenceService } {
+  const service = createInferenceService(deps);
+  const app = createHttpApp({
+    name: 'inference',
+    logger: deps.logger,
+    metrics: deps.metrics,
+    lifecycle: deps.lifecycle,
+    trustProxy: deps.trustProxy,
+    readiness: [
+      { name: 'model', check: () => service.runtime.check() },
+      { name: 'metadata', check: () => deps.metadata.ping() },
+    ],
+    mount: (a) => a.use(service.router),
+  });
+  return { app, service };
+}

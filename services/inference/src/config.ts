@@ -1,0 +1,27 @@
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { setting } from '@capcheck/shared';
+
+/** The models that ship with the repository: `<repo>/models`, from src or dist alike. */
+export const bundledModelDir = join(__dirname, '..', '..', '..', 'models');
+
+export const inferenceConfigShape = {
+  MODEL_DIR: z.string().min(1).default(bundledModelDir),
+  MODEL_NAME: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .default('bottle-state'),
+  /** Unset: the newest version folder. */
+  MODEL_VERSION: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .optional(),
+  INFERENCE_WORKERS: setting.positiveInt(availableParallelism()),
+  INFERENCE_MAX_BATCH: setting.positiveInt(8),
+  INFERENCE_MAX_QUEUE: setting.positiveInt(256),
+  MAX_IMAGE_PIXELS: setting.positiveInt(40_000_000),
+  PREDICTION_LOG_RETENTION_DAYS: setting.positiveInt(30),
+};
+
+export type InferenceConfig = z.output<z.ZodObject<typeof inferenceConfigShape>>;

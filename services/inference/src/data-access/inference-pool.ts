@@ -1,0 +1,180 @@
+import { Worker } from 'node:worker_threads';
+import { AppError } from '@capcheck/shared';
+import { ModelLoadError, type ModelManifest } from './model-repository';
+
+/**
+ * onnxruntime's `session.run` blocks the thread it runs on, so each model session lives in a worker
+ * thread. The source is inline (evaluated) so the same code runs from TypeScript tests and from dist.
+ */
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ortPath);
+(async () => {
+  let session;
+  try {
+    session = await ort.InferenceSession.create(workerData.modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  } catch (err) {
+    parentPort.postMessage({ type: 'failed', message: String((err && err.message) || err) });
+    return;
+  }
+  parentPort.postMessage({ type: 'ready' });
+  parentPort.on('message', async ({ id, pixels, count }) => {
+    try {
+      const [h, w, c] = workerData.inputShape;
+      const input = new ort.Tensor('uint8', new Uint8Array(pixels), [count, h, w, c]);
+      const output = await session.run({ [workerData.inputName]: input });
+      const scores = Float32Array.from(output[workerData.outputName].data);
+      parentPort.postMessage({ type: 'result', id, scores }, [scores.buffer]);
+    } catch (err) {
+      parentPort.postMessage({ type: 'error', id, message: String((err && err.message) || err) });
+    }
+  });
+})();
+`;
+
+type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; scores: Float32Array }
+  | { type: 'error'; id: number; message: string };
+
+interface Job {
+  pixels: Uint8Array;
+  resolve(scores: Float32Array): void;
+  reject(err: Error): void;
+}
+
+export interface PoolTelemetry {
+  batch(size: number, seconds: number): void;
+  queueDepth(depth: number): void;
+}
+
+export interface InferencePool {
+  /** Class probabilities for one preprocessed image (H×W×3 bytes). */
+  run(pixels: Uint8Array): Promise<Float32Array>;
+  queueDepth(): number;
+  readonly size: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A fixed pool of worker threads. Jobs wait in one queue; a worker that comes free takes up to
+ * `maxBatch` waiting jobs in a single `session.run` (never waiting for more to arrive, so batching
+ * adds no latency). A full queue refuses new jobs (503) instead of growing without bound.
+ */
+export async function createInferencePool(options: {
+  model: ModelManifest;
+  workers: number;
+  maxBatch: number;
+  maxQueue: number;
+  telemetry: PoolTelemetry;
+}): Promise<InferencePool> {
+  const { model, maxBatch, maxQueue, telemetry } = options;
+  const [h, w, c] = model.inputShape;
+  const imageBytes = h * w * c;
+  const classes = model.labels.length;
+  const queue: Job[] = [];
+  const idle: Worker[] = [];
+  const inFlight = new Map<number, { jobs: Job[]; started: bigint; worker: Worker }>();
+  let nextId = 0;
+  let closed = false;
+
+  const dispatch = () => {
+    while (idle.length > 0 && queue.length > 0) {
+      const worker = idle.pop() as Worker;
+      const jobs = queue.splice(0, maxBatch);
+      const pixels = new Uint8Array(jobs.length * imageBytes);
+      jobs.forEach((job, i) => pixels.set(job.pixels, i * imageBytes));
+      const id = nextId++;
+      inFlight.set(id, { jobs, started: process.hrtime.bigint(), worker });
+      worker.postMessage({ id, pixels: pixels.buffer, count: jobs.length }, [pixels.buffer]);
+    }
+    telemetry.queueDepth(queue.length);
+  };
+
+  const spawn = () =>
+    new Promise<Worker>((resolve, reject) => {
+      const worker = new Worker(workerSource, {
+        eval: true,
+        workerData: {
+          ortPath: require.resolve('onnxruntime-node'),
+          modelPath: model.modelPath,
+          inputName: model.inputName,
+          outputName: model.outputName,
+          inputShape: model.inputShape,
+        },
+      });
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'ready':
+            return resolve(worker);
+          case 'failed':
+            return reject(new ModelLoadError(`onnxruntime cannot load ${model.modelPath}: ${message.message}`));
+          case 'result':
+          case 'error': {
+            const batch = inFlight.get(message.id);
+            if (!batch) return;
+            inFlight.delete(message.id);
+            telemetry.batch(batch.jobs.length, Number(process.hrtime.bigint() - batch.started) / 1e9);
+            if (message.type === 'result') {
+              batch.jobs.forEach((job, i) => job.resolve(message.scores.slice(i * classes, (i + 1) * classes)));
+            } else {
+              batch.jobs.forEach((job) => job.reject(new Error(`inference failed: ${message.message}`)));
+            }
+            if (!closed) idle.push(worker);
+            return dispatch();
+          }
+        }
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => {
+        // A worker that dies takes its batch with it; those callers get an error, the pool a replacement.
+        for (const [id, batch] of inFlight) {
+          if (batch.worker !== worker) continue;
+          inFlight.delete(id);
+          batch.jobs.forEach((job) => job.reject(new Error(`inference worker exited (${code})`)));
+        }
+        const at = idle.indexOf(worker);
+        if (at >= 0) idle.splice(at, 1);
+        if (!closed)
+          spawn().then(
+            (replacement) => (idle.push(replacement), dispatch()),
+            () => undefined,
+          );
+      });
+    });
+
+  const workers = await Promise.all(Array.from({ length: options.workers }, spawn)).catch(async (err: unknown) => {
+    closed = true;
+    throw err;
+  });
+  idle.push(...workers);
+
+  return {
+    size: workers.length,
+    queueDepth: () => queue.length,
+    run(pixels: Uint8Array) {
+      if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
+      if (pixels.length !== imageBytes)
+        return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${pixels.length}`));
+      if (queue.length >= maxQueue) {
+        return Promise.reject(
+          new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
+            retryAfterSeconds: 1,
+          }),
+        );
+      }
+      return new Promise<Float32Array>((resolve, reject) => {
+        queue.push({ pixels, resolve, reject });
+        dispatch();
+      });
+    },
+    async close() {
+      closed = true;
+      queue.splice(0).forEach((job) => job.reject(new AppError('unavailable', 'model_unavailable', 'shutting down')));
+      await Promise.all(
+        [...new Set([...idle, ...[...inFlight.values()].map((b) => b.worker)])].map((wk) => wk.terminate()),
+      );
+    },
+  };
+}

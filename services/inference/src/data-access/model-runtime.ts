@@ -1,0 +1,86 @@
+import { AppError, type Logger } from '@capcheck/shared';
+import type { LoadedModel, ModelProvider } from '../domain/ports';
+import { createInferencePool, type InferencePool, type PoolTelemetry } from './inference-pool';
+import { latestVersion, readModelManifest, type ModelManifest } from './model-repository';
+import { preprocess } from './preprocess';
+
+export interface ModelRuntimeOptions {
+  modelDir: string;
+  name: string;
+  /** A version folder, or undefined for the newest. */
+  version?: string | undefined;
+  workers: number;
+  maxBatch: number;
+  maxQueue: number;
+  maxImagePixels: number;
+  telemetry: PoolTelemetry;
+  logger: Logger;
+}
+
+export type ModelStatus =
+  | { state: 'loading' }
+  | { state: 'ready'; manifest: ModelManifest; pool: InferencePool }
+  | { state: 'failed'; error: string };
+
+/**
+ * Loads the model in the background at start-up. A missing or broken model is reported by readiness
+ * (naming the file) and by 503s, never by a crash loop.
+ */
+export class ModelRuntime implements ModelProvider {
+  private status: ModelStatus = { state: 'loading' };
+  private loaded: LoadedModel | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(private readonly options: ModelRuntimeOptions) {
+    this.ready = this.load();
+  }
+
+  get state(): ModelStatus {
+    return this.status;
+  }
+
+  current(): LoadedModel {
+    if (this.loaded) return this.loaded;
+    const why = this.status.state === 'failed' ? 'the model could not be loaded' : 'the model is still loading';
+    throw new AppError('unavailable', 'model_unavailable', why, { retryAfterSeconds: 5 });
+  }
+
+  /** For readiness: resolves when serving, rejects with the reason otherwise. */
+  async check(): Promise<void> {
+    if (this.status.state === 'failed') throw new Error(this.status.error);
+    if (this.status.state === 'loading') throw new Error('loading');
+    const depth = this.status.pool.queueDepth();
+    // Saturated: tell the load balancer to send new work elsewhere before the queue refuses it.
+    if (depth >= this.options.maxQueue * 0.8) throw new Error(`saturated: ${depth} predictions queued`);
+  }
+
+  async close(): Promise<void> {
+    await this.ready;
+    if (this.status.state === 'ready') await this.status.pool.close();
+  }
+
+  private async load(): Promise<void> {
+    const { modelDir, name, logger } = this.options;
+    try {
+      const version = this.options.version ?? (await latestVersion(modelDir, name));
+      const manifest = await readModelManifest(modelDir, name, version);
+      const pool = await createInferencePool({
+        model: manifest,
+        workers: this.options.workers,
+        maxBatch: this.options.maxBatch,
+        maxQueue: this.options.maxQueue,
+        telemetry: this.options.telemetry,
+      });
+      this.status = { state: 'ready', manifest, pool };
+      this.loaded = {
+        manifest,
+        classify: async (bytes) => pool.run(await preprocess(bytes, manifest, this.options.maxImagePixels)),
+      };
+      logger.info({ model: `${manifest.name}/${manifest.version}`, workers: pool.size }, 'model loaded');
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.status = { state: 'failed', error };
+      logger.error({ error }, 'model not loaded');
+    }
+  }
+}

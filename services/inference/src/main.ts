@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import {
+  blobConfigShape,
+  commonConfigShape,
+  createLogger,
+  createMetrics,
+  eventsConfigShape,
+  exitOnStartupFailure,
+  httpImageSource,
+  Lifecycle,
+  loadConfig,
+  openBlobStore,
+  openEventBus,
+  openMetadataStore,
+  remoteVerifier,
+  serve,
+  setting,
+  verifierConfigShape,
+  withAdapterRules,
+} from '@capcheck/shared';
+import { createApp, startInferenceBackground } from './app';
+import { inferenceConfigShape } from './config';
+
+const schema = withAdapterRules(
+  z.object({
+    ...commonConfigShape,
+    ...blobConfigShape,
+    ...eventsConfigShape,
+    ...verifierConfigShape,
+    ...inferenceConfigShape,
+    IMAGES_URL: z.url().default('http://images:8082'),
+    PORT: setting.port(8083),
+    HOST: z.string().default('0.0.0.0'),
+  }),
+);
+
+async function main(): Promise<void> {
+  const config = loadConfig(schema);
+  const logger = createLogger({ service: 'inference', level: config.LOG_LEVEL });
+  const metadata = await openMetadataStore(config);
+  const blobs = await openBlobStore(config);
+  const events = await openEventBus(config, logger);
+  const lifecycle = new Lifecycle();
+  const { app, service } = createApp({
+    config,
+    metadata,
+    blobs,
+    imageSource: httpImageSource({ baseUrl: config.IMAGES_URL }),
+    verifier: remoteVerifier(config),
+    logger,
+    metrics: createMetrics(),
+    lifecycle,
+    trustProxy: config.TRUST_PROXY,
+  });
+  const stopBackground = await startInferenceBackground(service, events, logger);
+  serve(app, {
+    port: config.PORT,
+    host: config.HOST,
+    listening: { service: 'inference' },
+    lifecycle,
+    logger,
+    drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    closers: [
+      { name: 'metadata', close: () => metadata.close() },
+      { name: 'blobs', close: () => blobs.close() },
+      { name: 'model', close: () => service.runtime.close() },
+      { name: 'events', close: async () => (stopBackground(), events.close()) },
+    ],
+  });
+}
+
+main().catch(exitOnStartupFailure);

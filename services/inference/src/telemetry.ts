@@ -1,0 +1,62 @@
+import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
+import type { PoolTelemetry } from './data-access/inference-pool';
+import type { InferenceTelemetry } from './domain/ports';
+
+export function promTelemetry(metrics: Metrics): InferenceTelemetry & PoolTelemetry {
+  const registers = [metrics.registry];
+  const predictions = new Counter({
+    name: 'capcheck_predictions_total',
+    help: 'Predictions answered, by label, model and whether they came from the cache',
+    labelNames: ['label', 'model', 'cached'] as const,
+    registers,
+  });
+  const confidence = new Histogram({
+    name: 'capcheck_prediction_confidence',
+    help: 'Confidence of answered predictions',
+    labelNames: ['label'] as const,
+    buckets: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+    registers,
+  });
+  const cache = new Counter({
+    name: 'capcheck_prediction_cache_total',
+    help: 'Prediction cache lookups by result (hit or miss)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const inference = new Histogram({
+    name: 'capcheck_inference_duration_seconds',
+    help: 'Time to preprocess and run the model for one image, queueing included',
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const batchSize = new Histogram({
+    name: 'capcheck_inference_batch_size',
+    help: 'Images per session.run',
+    buckets: [1, 2, 4, 8, 16, 32],
+    registers,
+  });
+  const batchSeconds = new Histogram({
+    name: 'capcheck_inference_batch_duration_seconds',
+    help: 'Time of one session.run in a worker, by batch',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers,
+  });
+  const queueDepth = new Gauge({
+    name: 'capcheck_inference_queue_depth',
+    help: 'Images waiting for a free inference worker',
+    registers,
+  });
+  return {
+    cache: (result) => cache.inc({ result }),
+    prediction(label, model, p, cached) {
+      predictions.inc({ label, model, cached: String(cached) });
+      confidence.observe({ label }, p);
+    },
+    inference: (seconds) => inference.observe(seconds),
+    batch(size, seconds) {
+      batchSize.observe(size);
+      batchSeconds.observe(seconds);
+    },
+    queueDepth: (depth) => queueDepth.set(depth),
+  };
+}

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'amqplib';
+import { createLogger, createRabbitMqEventBus, type EventBus } from '@capcheck/shared';
+import { startInferenceBackground } from '@capcheck/inference';
+import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { suiteFor, tcpUnreachable, uniqueEmail, uploadFile } from '../../../test-support/http';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const sample = readFileSync(join(__dirname, '..', '..', '..', 'models', 'bottle-state', 'samples', 'closed-1.jpg'));
+
+/** Polls a condition the system reaches by itself (an event consumed), up to a deadline. */
+async function eventually<T>(probe: () => Promise<T | null>, what: string): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Upload → the consumer precomputes → the first GET is already cached; delete → the verdict goes. */
+async function precomputeAndForget(sys: LocalSystem) {
+  const user = await signUp(sys.api, uniqueEmail());
+  // Unique bytes: a JPEG comment makes this upload's sha256 new to the cache.
+  const bytes = Buffer.concat([
+    sample.subarray(0, 2),
+    Buffer.from([0xff, 0xfe, 0x00, 0x26]),
+    Buffer.from(randomUUID()),
+    sample.subarray(2),
+  ]);
+  const uploaded = await uploadFile(sys.baseUrl, user.accessToken, { bytes });
+  expect(uploaded.status).toBe(201);
+  const sha256 = String(uploaded.body.sha256);
+  const stored = await eventually(
+    () => sys.metadata.predictions.find(sha256, 'bottle-state', '1'),
+    'the precomputed prediction',
+  );
+  expect(stored.label).toBe('closed');
+  const res = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: user.accessToken });
+  expect(res.body).toMatchObject({ label: 'closed', cached: true });
+
+  await sys.api.delete(`/images/${String(uploaded.body.id)}`, { token: user.accessToken });
+  await eventually(
+    async () => ((await sys.metadata.predictions.find(sha256, 'bottle-state', '1')) === null ? true : null),
+    'the prediction to be forgotten',
+  );
+}
+
+test('in-process events: precompute on upload, forget on delete', async () => {
+  const sys = await startLocal();
+  const stop = await startInferenceBackground(sys.inference, sys.events, logger);
+  try {
+    await precomputeAndForget(sys);
+  } finally {
+    stop();
+    await sys.close();
+  }
+});
+
+test('a deleted image whose bytes another image shares keeps its verdict', async () => {
+  const sys = await startLocal();
+  const stop = await startInferenceBackground(sys.inference, sys.events, logger);
+  try {
+    const a = await signUp(sys.api, uniqueEmail('a'));
+    const b = await signUp(sys.api, uniqueEmail('b'));
+    const first = await uploadFile(sys.baseUrl, a.accessToken, { bytes: sample });
+    const second = await uploadFile(sys.baseUrl, b.accessToken, { bytes: sample });
+    const sha256 = String(first.body.sha256);
+    await eventually(() => sys.metadata.predictions.find(sha256, 'bottle-state', '1'), 'the precomputed prediction');
+    await sys.api.delete(`/images/${String(first.body.id)}`, { token: a.accessToken });
+    // Handle that delete event as the consumer does (whenever it gets to it): the twin keeps the verdict.
+    const handled = await sys.inference.domain.forget({
+      type: 'image.deleted',
+      eventId: randomUUID(),
+      imageId: first.body.id as never,
+      ownerId: a.id as never,
+      sha256,
+    });
+    expect(handled).toBe('ack');
+    expect(await sys.metadata.predictions.find(sha256, 'bottle-state', '1')).not.toBeNull();
+    const res = await sys.api.get(`/predict/${String(second.body.id)}`, { token: b.accessToken });
+    expect(res.body).toMatchObject({ cached: true });
+  } finally {
+    stop();
+    await sys.close();
+  }
+});
+
+const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+suiteFor(`inference with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () => {
+  test('precompute and forget through the broker', async () => {
+    const events: EventBus = await createRabbitMqEventBus({ url, logger });
+    const sys = await startLocal({}, { events });
+    const prefix = `inference-test-${randomUUID()}`;
+    const stop = await startInferenceBackground(sys.inference, events, logger, prefix);
+    try {
+      await precomputeAndForget(sys);
+    } finally {
+      stop();
+      await sys.close();
+      const conn = await connect(url);
+      const channel = await conn.createChannel();
+      for (const q of ['precompute', 'forget']) {
+        await channel.deleteQueue(`${prefix}.${q}`);
+        await channel.deleteQueue(`${prefix}.${q}.dead`);
+      }
+      await conn.close();
+    }
+  });
+});

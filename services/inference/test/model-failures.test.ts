@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signUp, startLocal } from '../../../test-support/local';
+import { uniqueEmail, uploadFile } from '../../../test-support/http';
+import { png } from '../../../test-support/images';
+
+const bundled = join(__dirname, '..', '..', '..', 'models');
+
+/** A copy of the shipped model repository, to break in one way or another. */
+function modelDirCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'capcheck-models-'));
+  cpSync(bundled, dir, { recursive: true });
+  return dir;
+}
+
+async function expectBrokenButAlive(modelDir: string, reason: RegExp) {
+  const sys = await startLocal({ MODEL_DIR: modelDir });
+  try {
+    const ready = await sys.api.get<{ status: string; checks: Record<string, string> }>('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks.model).toMatch(reason);
+    expect(ready.body.checks.metadata).toBe('ok');
+    expect((await sys.api.get('/healthz')).status).toBe(200);
+
+    const user = await signUp(sys.api, uniqueEmail());
+    const uploaded = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await png() });
+    expect(uploaded.status).toBe(201); // the rest of the system keeps working
+    const predicted = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: user.accessToken });
+    expect(predicted.status).toBe(503);
+    expect(predicted.body).toMatchObject({ error: { code: 'model_unavailable' } });
+    expect(predicted.headers.get('retry-after')).toBeTruthy();
+  } finally {
+    await sys.close();
+  }
+}
+
+test('a missing model folder: readiness fails naming it, the process stays up', async () => {
+  await expectBrokenButAlive(mkdtempSync(join(tmpdir(), 'capcheck-empty-')), /model folder not found: .*bottle-state/);
+});
+
+test('a missing model file: readiness names the file', async () => {
+  const dir = modelDirCopy();
+  const manifest = JSON.parse(readFileSync(join(dir, 'bottle-state', '1', 'manifest.json'), 'utf8'));
+  writeFileSync(join(dir, 'bottle-state', '1', 'manifest.json'), JSON.stringify({ ...manifest, file: 'gone.onnx' }));
+  await expectBrokenButAlive(dir, /model file not found: .*bottle-state\/1\/gone\.onnx/);
+});
+
+test('a model file that does not match its manifest sha256 is refused', async () => {
+  const dir = modelDirCopy();
+  const path = join(dir, 'bottle-state', '1', 'model.onnx');
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(path, bytes);
+  await expectBrokenButAlive(dir, /does not match the sha256 in its manifest: .*model\.onnx/);
+});
+
+test('a corrupt model file (whose sha256 the manifest agrees with): onnxruntime refuses it, readiness names it', async () => {
+  const dir = modelDirCopy();
+  const path = join(dir, 'bottle-state', '1', 'model.onnx');
+  const garbage = Buffer.from('this is not an ONNX model');
+  writeFileSync(path, garbage);
+  const manifestPath = join(dir, 'bottle-state', '1', 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  writeFileSync(
+    manifestPath,
+    JSON.stringify({ ...manifest, sha256: createHash('sha256').update(garbage).digest('hex') }),
+  );
+  await expectBrokenButAlive(dir, /onnxruntime cannot load .*model\.onnx/);
+});
+
+test('an invalid manifest is named with the field at fault', async () => {
+  const dir = modelDirCopy();
+  const manifestPath = join(dir, 'bottle-state', '1', 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  writeFileSync(manifestPath, JSON.stringify({ ...manifest, labels: ['only-one'] }));
+  await expectBrokenButAlive(dir, /manifest is invalid: .*manifest\.json: labels/);
+});

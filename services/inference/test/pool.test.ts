@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import { createInferencePool, readModelManifest, type ModelManifest } from '@capcheck/inference';
+
+const modelDir = join(__dirname, '..', '..', '..', 'models');
+let manifest: ModelManifest;
+beforeAll(async () => {
+  manifest = await readModelManifest(modelDir, 'bottle-state', '1');
+});
+
+const image = (fill: number) => new Uint8Array(128 * 128 * 3).fill(fill);
+
+test('jobs that wait together run together, up to maxBatch, and each gets its own row', async () => {
+  const batches: number[] = [];
+  const pool = await createInferencePool({
+    model: manifest,
+    workers: 1,
+    maxBatch: 4,
+    maxQueue: 100,
+    telemetry: { batch: (size) => batches.push(size), queueDepth: () => undefined },
+  });
+  try {
+    const results = await Promise.all([0, 40, 80, 120, 160, 200, 240, 30, 90, 150].map((v) => pool.run(image(v))));
+    expect(results).toHaveLength(10);
+    for (const scores of results) {
+      expect(scores).toHaveLength(2);
+      expect(scores[0]! + scores[1]!).toBeCloseTo(1, 5);
+    }
+    // One job went alone (the worker was idle), the rest queued behind it and were batched.
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(4);
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    // Batched rows equal single runs: batching never mixes images up.
+    const alone = await pool.run(image(240));
+    expect(Array.from(alone)).toEqual(Array.from(results[6]!).map((x) => expect.closeTo(x, 5)));
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a full queue refuses new work with a 503-kind error instead of growing', async () => {
+  const pool = await createInferencePool({
+    model: manifest,
+    workers: 1,
+    maxBatch: 1,
+    maxQueue: 3,
+    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+  });
+  try {
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => pool.run(image(7))));
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const o of refused)
+      expect((o as PromiseRejectedResult).reason).toMatchObject({ kind: 'unavailable', code: 'saturated' });
+    expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('input of the wrong size is refused before it reaches a worker', async () => {
+  const pool = await createInferencePool({
+    model: manifest,
+    workers: 1,
+    maxBatch: 1,
+    maxQueue: 3,
+    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+  });
+  try {
+    await expect(pool.run(new Uint8Array(10))).rejects.toThrow(/expected 49152 bytes/);
+  } finally {
+    await pool.close();
+  }
+});
