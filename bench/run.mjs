@@ -23,6 +23,8 @@ function startLocal() {
       BCRYPT_COST: process.env.BCRYPT_COST ?? '12',
       LOGIN_ATTEMPTS_PER_IP: '1000000000',
       LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000000',
+      REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
+      INFERENCE_PRECOMPUTE: 'false',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -60,7 +62,7 @@ function run(title, options) {
   });
 }
 
-const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['users', 'images']);
+const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['users', 'images', 'inference']);
 const child = startLocal();
 try {
   await waitReady();
@@ -70,6 +72,7 @@ try {
   const { accessToken } = await post('/auth/login', { email, password });
   if (sections.has('users')) await benchUsers(email, password, accessToken);
   if (sections.has('images')) await benchImages(accessToken);
+  if (sections.has('inference')) await benchInference(accessToken);
 } finally {
   child.kill('SIGTERM');
 }
@@ -168,4 +171,104 @@ async function benchImages(accessToken) {
   console.log(`images: uploads of ${kb} KB JPEGs, every one distinct (new blob, new record, event)`);
   await run('POST /images, 1 client', options(1));
   await run('POST /images, 16 concurrent clients', options(16));
+}
+
+// Predictions: uncached (each image asked once), cached (one image over and over), and the bare
+// pipeline without HTTP (sharp decode + resize + session.run) so the serving overhead is a ratio.
+async function benchInference(accessToken) {
+  const { readFileSync } = await import('node:fs');
+  const { randomUUID } = await import('node:crypto');
+  const { availableParallelism } = await import('node:os');
+  const sample = readFileSync(join(root, 'models/bottle-state/samples/closed-1.jpg'));
+  const unique = () => {
+    const text = Buffer.from(randomUUID());
+    const comment = Buffer.alloc(4);
+    comment.writeUInt16BE(0xfffe, 0);
+    comment.writeUInt16BE(text.length + 2, 2);
+    return Buffer.concat([sample.subarray(0, 2), comment, text, sample.subarray(2)]);
+  };
+  const uploadMany = async (n) => {
+    const ids = [];
+    for (let i = 0; i < n; i += 8) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(8, n - i) }, async () => {
+          const form = new FormData();
+          form.append('image', new Blob([unique()]), 'b.jpg');
+          const res = await fetch(`${base}/images`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${accessToken}` },
+            body: form,
+          });
+          return (await res.json()).id;
+        }),
+      );
+      ids.push(...batch);
+    }
+    return ids;
+  };
+  const uncached = async (title, connections, n) => {
+    const ids = await uploadMany(n);
+    let next = 0;
+    // Timed here: autocannon reports a fixed-count run's duration in whole seconds.
+    const started = process.hrtime.bigint();
+    const result = await run(title, {
+      connections,
+      path: '/predict/x',
+      amount: n,
+      headers: { authorization: `Bearer ${accessToken}` },
+      requests: [{ setupRequest: (req) => ({ ...req, path: `/predict/${ids[next++]}` }) }],
+    });
+    const rate = n / (Number(process.hrtime.bigint() - started) / 1e9);
+    console.log(`${''.padEnd(44)} measured: ${rate.toFixed(0)} images/s over ${n} distinct images`);
+    return { result, rate };
+  };
+  console.log(
+    `inference: ${sample.length} B generated JPEG (256×256), model bottle-state/1, ${availableParallelism()} workers`,
+  );
+  const one = await uncached('GET /predict uncached, 1 client', 1, 1500);
+  const many = await uncached('GET /predict uncached, 16 clients', 16, 3000);
+  const [cachedId] = await uploadMany(1);
+  await fetch(`${base}/predict/${cachedId}`, { headers: { authorization: `Bearer ${accessToken}` } });
+  await run('GET /predict cached, 16 clients', {
+    connections: 16,
+    path: `/predict/${cachedId}`,
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+
+  // The bare limit, in this process, with the server idle.
+  const inference = require(join(root, 'services/inference/dist/index.js'));
+  const manifest = await inference.readModelManifest(join(root, 'models'), 'bottle-state', '1');
+  const ort = require(join(root, 'services/inference/node_modules/onnxruntime-node'));
+  const session = await ort.InferenceSession.create(manifest.modelPath, { intraOpNumThreads: 1 });
+  const n = 1000;
+  let started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const pixels = await inference.preprocess(sample, manifest, 40e6);
+    await session.run({ image: new ort.Tensor('uint8', pixels, [1, 128, 128, 3]) });
+  }
+  const single = n / (Number(process.hrtime.bigint() - started) / 1e9);
+  console.log(`${'bare: sharp + session.run, 1 thread, loop'.padEnd(44)} ${single.toFixed(0).padStart(7)} images/s`);
+  const pool = await inference.createInferencePool({
+    model: manifest,
+    workers: availableParallelism(),
+    maxBatch: 8,
+    maxQueue: 10000,
+    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+  });
+  started = process.hrtime.bigint();
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (done < 2 * n) {
+        done++;
+        await pool.run(await inference.preprocess(sample, manifest, 40e6));
+      }
+    }),
+  );
+  const bare = (2 * n) / (Number(process.hrtime.bigint() - started) / 1e9);
+  await pool.close();
+  console.log(`${'bare: sharp + worker pool, 16 in flight'.padEnd(44)} ${bare.toFixed(0).padStart(7)} images/s`);
+  console.log(
+    `serving/bare: 1 client ${((one.rate / single) * 100).toFixed(0)}% of 1-thread bare; 16 clients ${((many.rate / bare) * 100).toFixed(0)}% of the pool bare limit`,
+  );
 }

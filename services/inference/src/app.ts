@@ -28,6 +28,7 @@ export interface InferenceDeps {
 
 export interface InferenceService {
   router: Router;
+  precompute: boolean;
   domain: PredictionsDomain;
   runtime: ModelRuntime;
 }
@@ -58,7 +59,12 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     clock: { now: () => new Date() },
     logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
   });
-  return { domain, runtime, router: createInferenceRouter({ domain, runtime, verifier: deps.verifier }) };
+  return {
+    domain,
+    runtime,
+    precompute: config.INFERENCE_PRECOMPUTE,
+    router: createInferenceRouter({ domain, runtime, verifier: deps.verifier }),
+  };
 }
 
 /**
@@ -71,11 +77,13 @@ export async function startInferenceBackground(
   logger: Logger,
   queuePrefix = 'inference',
 ) {
-  await events.subscribe({
-    queue: `${queuePrefix}.precompute`,
-    types: ['image.uploaded'],
-    handle: async (event) => (event.type === 'image.uploaded' ? service.domain.precompute(event) : 'ack'),
-  });
+  if (service.precompute) {
+    await events.subscribe({
+      queue: `${queuePrefix}.precompute`,
+      types: ['image.uploaded'],
+      handle: async (event) => (event.type === 'image.uploaded' ? service.domain.precompute(event) : 'ack'),
+    });
+  }
   await events.subscribe({
     queue: `${queuePrefix}.forget`,
     types: ['image.deleted'],

@@ -22,6 +22,8 @@ export const inferenceConfigShape = {
   INFERENCE_MAX_QUEUE: setting.positiveInt(256),
   MAX_IMAGE_PIXELS: setting.positiveInt(40_000_000),
   PREDICTION_LOG_RETENTION_DAYS: setting.positiveInt(30),
+  /** Compute predictions when images are uploaded (image.uploaded events), ahead of the first request. */
+  INFERENCE_PRECOMPUTE: setting.boolean(true),
 };
 
 export type InferenceConfig = z.output<z.ZodObject<typeof inferenceConfigShape>>;

@@ -60,6 +60,22 @@ test('in-process events: precompute on upload, forget on delete', async () => {
   }
 });
 
+test.each([
+  ['true', ['inference.precompute', 'inference.forget']],
+  ['false', ['inference.forget']],
+])('INFERENCE_PRECOMPUTE=%s subscribes %j', async (flag, queues) => {
+  const sys = await startLocal({ INFERENCE_PRECOMPUTE: flag });
+  const subscribed: string[] = [];
+  const recording: EventBus = { ...sys.events, subscribe: async (s) => void subscribed.push(s.queue) };
+  const stop = await startInferenceBackground(sys.inference, recording, logger);
+  try {
+    expect(subscribed).toEqual(queues);
+  } finally {
+    stop();
+    await sys.close();
+  }
+});
+
 test('a deleted image whose bytes another image shares keeps its verdict', async () => {
   const sys = await startLocal();
   const stop = await startInferenceBackground(sys.inference, sys.events, logger);
