@@ -50,8 +50,19 @@ export function createAccessTokenVerifier(options: {
 export const remoteSigningKeys = (jwksUrl: string): JWTVerifyGetKey =>
   createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 });
 
-/** Keys held in the same process (the local all-in-one process): read fresh on each call, so rotation applies at once. */
-export const localSigningKeys =
-  (publicKeys: () => JSONWebKeySet): JWTVerifyGetKey =>
-  (header, token) =>
-    createLocalJWKSet(publicKeys())(header, token);
+/**
+ * Keys held in the same process (the local all-in-one process). The key set is rebuilt only when the
+ * JWKS object changes (a rotation), not on every token: importing a JWK costs more than verifying.
+ */
+export function localSigningKeys(publicKeys: () => JSONWebKeySet): JWTVerifyGetKey {
+  let source: JSONWebKeySet | undefined;
+  let keySet: JWTVerifyGetKey | undefined;
+  return (header, token) => {
+    const current = publicKeys();
+    if (current !== source || !keySet) {
+      source = current;
+      keySet = createLocalJWKSet(current);
+    }
+    return keySet(header, token);
+  };
+}
