@@ -9,15 +9,23 @@ beforeAll(async () => {
 
 const image = (fill: number) => new Uint8Array(128 * 128 * 3).fill(fill);
 
+const openPool = (options: {
+  workers?: number;
+  maxBatch: number;
+  maxQueue: number;
+  onBatch?: (size: number) => void;
+}) =>
+  createInferencePool({
+    model: manifest,
+    workers: options.workers ?? 1,
+    maxBatch: options.maxBatch,
+    maxQueue: options.maxQueue,
+    telemetry: { batch: (size) => options.onBatch?.(size), queueDepth: () => undefined },
+  });
+
 test('jobs that wait together run together, up to maxBatch, and each gets its own row', async () => {
   const batches: number[] = [];
-  const pool = await createInferencePool({
-    model: manifest,
-    workers: 1,
-    maxBatch: 4,
-    maxQueue: 100,
-    telemetry: { batch: (size) => batches.push(size), queueDepth: () => undefined },
-  });
+  const pool = await openPool({ maxBatch: 4, maxQueue: 100, onBatch: (size) => batches.push(size) });
   try {
     const results = await Promise.all([0, 40, 80, 120, 160, 200, 240, 30, 90, 150].map((v) => pool.run(image(v))));
     expect(results).toHaveLength(10);
@@ -38,13 +46,7 @@ test('jobs that wait together run together, up to maxBatch, and each gets its ow
 });
 
 test('a full queue refuses new work with a 503-kind error instead of growing', async () => {
-  const pool = await createInferencePool({
-    model: manifest,
-    workers: 1,
-    maxBatch: 1,
-    maxQueue: 3,
-    telemetry: { batch: () => undefined, queueDepth: () => undefined },
-  });
+  const pool = await openPool({ maxBatch: 1, maxQueue: 3 });
   try {
     const outcomes = await Promise.allSettled(Array.from({ length: 12 }, () => pool.run(image(7))));
     const refused = outcomes.filter((o) => o.status === 'rejected');
@@ -58,13 +60,7 @@ test('a full queue refuses new work with a 503-kind error instead of growing', a
 });
 
 test('input of the wrong size is refused before it reaches a worker', async () => {
-  const pool = await createInferencePool({
-    model: manifest,
-    workers: 1,
-    maxBatch: 1,
-    maxQueue: 3,
-    telemetry: { batch: () => undefined, queueDepth: () => undefined },
-  });
+  const pool = await openPool({ maxBatch: 1, maxQueue: 3 });
   try {
     await expect(pool.run(new Uint8Array(10))).rejects.toThrow(/expected 49152 bytes/);
   } finally {
