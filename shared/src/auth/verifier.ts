@@ -15,13 +15,31 @@ const claimsSchema = z.object({
   akid: z.string().optional(),
 });
 
-export function createAccessTokenVerifier(options: {
+export interface VerifierOptions {
   issuer: string;
   audience: string;
   keys: JWTVerifyGetKey;
-}): AccessTokenVerifier {
+  /** Verified tokens remembered, so a client's repeated token costs one signature check (default 10,000). */
+  cacheSize?: number;
+  /** The longest a verified token is trusted without checking again, so a removed key stops working soon (default 60 s). */
+  cacheSeconds?: number;
+  /** For tests: the time the verifier believes it is. */
+  now?: () => Date;
+}
+
+export function createAccessTokenVerifier(options: VerifierOptions): AccessTokenVerifier {
+  const now = options.now ?? (() => new Date());
+  const maxEntries = options.cacheSize ?? 10_000;
+  const maxAgeMs = (options.cacheSeconds ?? 60) * 1000;
+  // Insertion-ordered: the oldest entry is evicted first when full.
+  const verified = new Map<string, { principal: Principal; until: number }>();
+
   return {
     async verify(token) {
+      const at = now().getTime();
+      const hit = verified.get(token);
+      if (hit && hit.until > at) return hit.principal;
+      if (hit) verified.delete(token);
       try {
         const { payload } = await jwtVerify(token, options.keys, {
           issuer: options.issuer,
@@ -30,10 +48,15 @@ export function createAccessTokenVerifier(options: {
           typ: accessTokenType,
           requiredClaims: ['sub', 'exp', 'iat'],
           clockTolerance: 5,
+          currentDate: new Date(at),
         });
         const claims = claimsSchema.parse(payload);
         const principal: Principal = { userId: claims.sub as UserId, role: claims.role };
         if (claims.akid) principal.apiKeyId = claims.akid as ApiKeyId;
+        if (maxEntries > 0) {
+          if (verified.size >= maxEntries) verified.delete(verified.keys().next().value as string);
+          verified.set(token, { principal, until: Math.min((payload.exp ?? 0) * 1000, at + maxAgeMs) });
+        }
         return principal;
       } catch {
         // One answer for every failure: which check failed is not the caller's business.
