@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client, uniqueEmail, uploadFile } from '../test-support/http';
+import { readFileSync } from 'node:fs';
 import { jpeg } from '../test-support/images';
 
 const root = join(__dirname, '..');
@@ -42,15 +43,22 @@ async function start(
   return { child, exited };
 }
 
-test('users and images as separate processes: a token from users is accepted by images via JWKS', async () => {
+test('users, images and inference as separate processes: JWKS over HTTP, inference reads images with the caller token', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-split-'));
-  const [usersPort, imagesPort] = [await freePort(), await freePort()];
+  const [usersPort, imagesPort, inferencePort] = [await freePort(), await freePort(), await freePort()];
   const common = { DATA_DIR: dataDir, BCRYPT_COST: '4', LOG_LEVEL: 'info' };
   const users = await start('services/users/dist/main.js', { ...common, PORT: String(usersPort) });
   const images = await start('services/images/dist/main.js', {
     ...common,
     PORT: String(imagesPort),
     JWKS_URL: `http://127.0.0.1:${usersPort}/.well-known/jwks.json`,
+  });
+  const inference = await start('services/inference/dist/main.js', {
+    ...common,
+    PORT: String(inferencePort),
+    JWKS_URL: `http://127.0.0.1:${usersPort}/.well-known/jwks.json`,
+    IMAGES_URL: `http://127.0.0.1:${imagesPort}`,
+    INFERENCE_WORKERS: '1',
   });
   try {
     const usersApi = client(`http://127.0.0.1:${usersPort}`);
