@@ -77,10 +77,34 @@ test('users, images and inference as separate processes: JWKS over HTTP, inferen
       status: 'ready',
       checks: { metadata: 'ok', blobs: 'ok' },
     });
+
+    // Inference, a third process, reads the image from images with the caller's own token.
+    const inferenceApi = client(`http://127.0.0.1:${inferencePort}`);
+    // It listens before its model has loaded (readiness says when); wait for that, bounded.
+    const deadline = Date.now() + 15_000;
+    while ((await inferenceApi.get('/readyz')).status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sample = readFileSync(join(root, 'models', 'bottle-state', 'samples', 'open-1.jpg'));
+    expect((await inferenceApi.get('/readyz')).body).toMatchObject({ status: 'ready', checks: { model: 'ok' } });
+    const open = await uploadFile(imagesUrl, login.body.accessToken, { bytes: sample });
+    const predicted = await inferenceApi.get(`/predict/${String(open.body.id)}`, { token: login.body.accessToken });
+    expect(predicted.status).toBe(200);
+    expect(predicted.body).toMatchObject({ label: 'open', model: { name: 'bottle-state' }, cached: false });
+    const otherEmail = uniqueEmail('other');
+    await usersApi.post('/auth/register', { json: { email: otherEmail, password: 'a good long password' } });
+    const other = await usersApi.post<{ accessToken: string }>('/auth/login', {
+      json: { email: otherEmail, password: 'a good long password' },
+    });
+    expect((await inferenceApi.get(`/predict/${String(open.body.id)}`, { token: other.body.accessToken })).status).toBe(
+      404,
+    );
   } finally {
+    inference.child.kill('SIGTERM');
     images.child.kill('SIGTERM');
     users.child.kill('SIGTERM');
   }
+  expect(await inference.exited).toBe(0);
   expect(await images.exited).toBe(0);
   expect(await users.exited).toBe(0);
 });
