@@ -547,9 +547,18 @@ def main(argv=None):
 
     net = BottleNet()
     model = Exported(net, flip_tta=not args.no_flip_tta)
+    previous_stages = []
     if args.init_checkpoint:
         model.load_state_dict(torch.load(args.init_checkpoint, map_location="cpu"))
         print(f"initialised from {args.init_checkpoint}")
+        side = args.init_checkpoint + ".json"  # how that checkpoint was trained (written by this script)
+        if os.path.exists(side):
+            with open(side) as f:
+                prev = json.load(f)
+            previous_stages = prev.pop("previous_stages", []) + [prev]
+        else:
+            previous_stages = [dict(checkpoint=os.path.abspath(args.init_checkpoint),
+                                    sha256=sha256(args.init_checkpoint), note="provenance unknown")]
     n_params = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("top_head"))  # not exported
     print(f"model: {n_params} parameters; training on {len(Xtr)} pictures, validating on {len(Xva)}")
     t0 = time.time()
@@ -630,6 +639,9 @@ def main(argv=None):
                          f"brightness/contrast jitter (strength {args.jitter})",
             history=history,
             seconds=dict(data=round(t_data, 1), training=round(t_train, 1), total=round(total, 1)),
+            initialised_from=(dict(checkpoint=os.path.abspath(args.init_checkpoint),
+                                   sha256=sha256(args.init_checkpoint)) if args.init_checkpoint else None),
+            previous_stages=previous_stages,
             threads=args.threads,
             machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
             command="python3 training/train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -649,6 +661,11 @@ def main(argv=None):
     import onnx
     manifest["format"]["ir_version"] = int(onnx.load(onnx_path).ir_version)
     manifest["format"]["onnx_version"] = onnx.__version__
+    stage = {k: v for k, v in manifest["training"].items() if k not in ("history", "previous_stages")}
+    stage["checkpoint_sha256"] = sha256(ckpt)
+    stage["validation_accuracy_best"] = max(h["val_acc"] for h in history)
+    with open(ckpt + ".json", "w") as f:
+        json.dump(dict(stage, previous_stages=previous_stages), f, indent=2)
     mpath = os.path.join(args.out, "manifest.json")
     with open(mpath, "w") as f:
         json.dump(manifest, f, indent=2)
@@ -704,6 +721,14 @@ def model_card(m):
                   f"{syn['validation']['indices'][1]}).",
                   f"- Held-out test: {syn['test']['count']} pictures, seed {syn['test']['seed']} (a different "
                   "seed, never seen in training or model selection).", ""]
+    for i, st in enumerate(m["training"].get("previous_stages") or []):
+        d = st.get("data", {}).get("synthetic")
+        if d:
+            lines += [f"Before that (stage {i + 1}, whose checkpoint this run started from): {d['train']['count']} "
+                      f"training pictures of seed {d['train']['seed']} and {d['validation']['count']} validation "
+                      f"pictures, {st.get('epochs')} epochs, `{st.get('command')}`.", ""]
+        else:
+            lines += [f"Started from checkpoint {st.get('checkpoint', '?')} ({st.get('note', '')}).", ""]
     if real:
         lines += [f"Real photos from `{real['folder']}`: {real['files']} pictures {real['per_class']}, split "
                   f"{real['split']}.", ""]
@@ -755,6 +780,11 @@ def model_card(m):
     lines += ["## Provenance", "",
               f"- Trained {m['trained_at']} with torch {m['torch_version']}, numpy {m['numpy_version']}, "
               f"Python {m['python_version']}, on {m['training']['threads']} CPU thread.",
+              (f"- Fine-tuned from a checkpoint trained earlier (see Training data); the times below are for this "
+               f"stage only, earlier stages: " + ", ".join(f"{st['seconds']['total'] / 60:.1f} min"
+                                                          for st in m["training"]["previous_stages"]
+                                                          if "seconds" in st) + "."
+               if m["training"].get("previous_stages") else "- Trained in a single stage from random weights."),
               f"- Training time: {m['training']['seconds']['training'] / 60:.1f} min "
               f"({m['training']['epochs']} epochs, best epoch {m['training']['best_epoch']}); total "
               f"{m['training']['seconds']['total'] / 60:.1f} min including data generation.",
