@@ -651,7 +651,7 @@ def main(argv=None):
         verification=verification,
         samples=dict(folder="../samples", seed=args.samples_seed,
                      note="synthetic pictures from a seed used neither for training nor for testing; "
-                          "serving must letterbox them from 256x256 to 128x128",
+                          "256x256, so the service's letterbox step resizes them to 128x128",
                      files=samples),
         trained_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         torch_version=torch.__version__,
@@ -747,6 +747,21 @@ def model_card(m):
             lines.append("- Accuracy by scenario: " + ", ".join(
                 f"{k} {v['accuracy'] * 100:.1f}% (n={v['count']})" for k, v in sc.items()) + ".")
         lines.append("")
+    syn_acc = tm.get("synthetic", {}).get("accuracy")
+    if syn_acc is not None:
+        lines += [f"The target for this version was at least 99% on the held-out synthetic test set: "
+                  + ("met." if syn_acc >= 0.99 else f"**not met** ({syn_acc * 100:.2f}%)."), ""]
+    ortv = (m.get("verification") or {}).get("onnxruntime_python")
+    if isinstance(ortv, dict):
+        lines += [f"The exported graph was run with onnxruntime {ortv.get('version')} (Python): "
+                  f"max difference to torch {ortv.get('max_abs_diff_vs_torch', float('nan')):.1e} on "
+                  f"{ortv.get('reference_pictures')} test pictures, batch sizes {ortv.get('dynamic_batch_checked')}"
+                  + (f", accuracy {ortv['synthetic_accuracy']['accuracy'] * 100:.2f}% on the "
+                     f"{ortv['synthetic_accuracy']['count']} test pictures" if ortv.get("synthetic_accuracy") else "")
+                  + f"; checks {'passed' if ortv.get('passed') else 'FAILED'}. Not yet run in onnxruntime-node.", ""]
+    else:
+        lines += ["The exported graph has passed `onnx.checker`; it has not been run in onnxruntime here (see "
+                  "`training/verify_onnx.py`), nor in onnxruntime-node.", ""]
     if "real" not in tm:
         lines += ["**This model has NOT been measured on real photographs.** All numbers above are on synthetic "
                   "pictures from the same generator it was trained on (different seed). Accuracy on real photos "
@@ -762,8 +777,8 @@ def model_card(m):
               "should not treat a probability near 0.5 as a confident answer.",
               "- The top of the bottle must be visible; a bottle whose neck is hidden or cut off cannot be "
               "judged.",
-              "- Rotations beyond about 15 degrees, upside-down bottles and very small bottles (glass height "
-              "under about 40% of the picture) were not trained.",
+              "- Rotations beyond about 15 degrees, upside-down bottles and small bottles (glass height under "
+              "about half of the picture) were not trained.",
               "- Probabilities are softmax scores, not calibrated on real data.", ""]
     lines += ["## Retraining on real photos", "",
               "Put pictures into `DIR/closed/` and `DIR/open/` (jpg, png, webp, ...; any size: they are "

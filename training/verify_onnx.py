@@ -125,6 +125,16 @@ def main(argv=None):
         if os.path.exists(exe):
             os.system(f"'{exe}' --log-level warn --write '{mpath}'")
         print(f"updated {mpath}")
+        try:  # rebuild the model card from the updated manifest (needs train.py's imports: torch)
+            from train import model_card
+            cpath = os.path.join(args.model_dir, "MODEL_CARD.md")
+            with open(cpath, "w") as f:
+                f.write(model_card(manifest))
+            if os.path.exists(exe):
+                os.system(f"'{exe}' --log-level warn --write '{cpath}'")
+            print(f"updated {cpath}")
+        except ImportError as e:
+            print(f"(MODEL_CARD.md not rebuilt: {e})")
     print("PASSED" if ok else "FAILED")
     return 0 if ok else 1
 
