@@ -117,7 +117,9 @@ async function benchUsers(email, password, accessToken) {
 
   // Token verification alone, in this process: what a service pays per request before its own work.
   const { createAccessTokenVerifier, remoteSigningKeys } = require(join(root, 'shared/dist/index.js'));
+  // cacheSize 0: measure the signature check itself, not the verified-token cache.
   const verifier = createAccessTokenVerifier({
+    cacheSize: 0,
     issuer: 'capcheck',
     audience: 'capcheck-api',
     keys: remoteSigningKeys(`${base}/.well-known/jwks.json`),
