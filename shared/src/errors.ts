@@ -39,8 +39,6 @@ export const statusOfKind: Record<ErrorKind, number> = {
   unavailable: 503,
 };
 
-export const notFound = (what = 'resource') => new AppError('not_found', 'not_found', `${what} not found`);
-
 /** Raised by a repository when a unique key (e.g. an email) is already taken. */
 export class DuplicateKeyError extends Error {
   override name = 'DuplicateKeyError';

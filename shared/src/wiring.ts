@@ -107,10 +107,20 @@ export async function openEventBus(config: EventsConfig, logger: Logger): Promis
   return createInProcessEventBus({ onError: (err) => logger.error({ err }, 'event handler failed') });
 }
 
-/** How a service other than users checks tokens: the users service's JWKS over HTTP. */
-export const verifierConfigShape = {
+/** What a token must say it is for; users signs with these and every verifier checks them. */
+export const tokenClaimsConfigShape = {
   JWT_ISSUER: z.string().min(1).default('capcheck'),
   JWT_AUDIENCE: z.string().min(1).default('capcheck-api'),
+};
+
+/** The decode limit, the same wherever image bytes are decoded (images on upload, inference on predict). */
+export const decodeLimitsConfigShape = {
+  MAX_IMAGE_PIXELS: setting.positiveInt(40_000_000),
+};
+
+/** How a service other than users checks tokens: the users service's JWKS over HTTP. */
+export const verifierConfigShape = {
+  ...tokenClaimsConfigShape,
   JWKS_URL: z.url().default('http://users:8081/.well-known/jwks.json'),
 };
 type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>>;

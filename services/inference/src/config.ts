@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { setting } from '@capcheck/shared';
+import { decodeLimitsConfigShape, setting } from '@capcheck/shared';
 
 /** The models that ship with the repository: `<repo>/models`, from src or dist alike. */
 export const bundledModelDir = join(__dirname, '..', '..', '..', 'models');
@@ -20,7 +20,7 @@ export const inferenceConfigShape = {
   INFERENCE_WORKERS: setting.positiveInt(availableParallelism()),
   INFERENCE_MAX_BATCH: setting.positiveInt(8),
   INFERENCE_MAX_QUEUE: setting.positiveInt(256),
-  MAX_IMAGE_PIXELS: setting.positiveInt(40_000_000),
+  ...decodeLimitsConfigShape,
   PREDICTION_LOG_RETENTION_DAYS: setting.positiveInt(30),
   /** Compute predictions when images are uploaded (image.uploaded events), ahead of the first request. */
   INFERENCE_PRECOMPUTE: setting.boolean(true),

@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { setting } from '@capcheck/shared';
+import { setting, tokenClaimsConfigShape } from '@capcheck/shared';
 
 /** Users-service settings; the standalone service and the local process both validate these. */
 export const usersConfigShape = {
-  JWT_ISSUER: z.string().min(1).default('capcheck'),
-  JWT_AUDIENCE: z.string().min(1).default('capcheck-api'),
+  ...tokenClaimsConfigShape,
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce
     .number()
