@@ -10,7 +10,11 @@ module.exports = {
     '^@capcheck/inference$': '<rootDir>/services/inference/src/index.ts',
     '^@capcheck/local$': '<rootDir>/local/src/index.ts',
   },
-  testMatch: ['<rootDir>/{shared,services,local,e2e}/**/test/**/*.test.ts', '<rootDir>/e2e/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/{shared,services,local,e2e,web}/**/test/**/*.test.ts',
+    '<rootDir>/e2e/**/*.test.ts',
+    '<rootDir>/{gateway,nginx,monitoring,deploy}/test/**/*.test.ts',
+  ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   verbose: true,
   reporters: ['default', '<rootDir>/test-support/summary-reporter.js'],
