@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createFilesystemBlobStore,
-  createInProcessEventBus,
   createLogger,
   createMemoryRateLimiters,
   createMetrics,
   createSqliteMetadataStore,
   Lifecycle,
   loadConfig,
+  openEventBus,
   type BlobStore,
   type EventBus,
   type MetadataStore,
@@ -63,7 +63,9 @@ export async function startLocal(
   );
   const lifecycle = new Lifecycle();
   const blobs = adapters.blobs ?? (await createFilesystemBlobStore(join(dataDir, 'blobs')));
-  const events = adapters.events ?? createInProcessEventBus();
+  const logger = createLogger({ service: 'test', level: 'silent' });
+  const metrics = createMetrics();
+  const events = adapters.events ?? (await openEventBus(config, logger, metrics));
   const { app, inference } = createLocalApp({
     blobs,
     events,
@@ -72,8 +74,8 @@ export async function startLocal(
     rateLimiters: createMemoryRateLimiters(),
     keyRing,
     passwords: bcryptHasher(config.BCRYPT_COST),
-    logger: createLogger({ service: 'test', level: 'silent' }),
-    metrics: createMetrics(),
+    logger,
+    metrics,
     lifecycle,
   });
   await inference.runtime.ready;

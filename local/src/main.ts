@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   const metadata = await openMetadataStore(config);
   const rateLimiters = await openRateLimiters(config);
   const blobs = await openBlobStore(config);
-  const events = await openEventBus(config, logger);
+  const metrics = createMetrics();
+  const events = await openEventBus(config, logger, metrics);
   const lifecycle = new Lifecycle();
   const { app, inference } = createLocalApp({
     config,
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     keyRing: await loadSigningKeyRing(config),
     passwords: bcryptHasher(config.BCRYPT_COST),
     logger,
-    metrics: createMetrics(),
+    metrics,
     lifecycle,
   });
   const stopBackground = await startInferenceBackground(inference, events, logger);

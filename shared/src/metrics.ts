@@ -10,6 +10,8 @@ export { Counter, Gauge, Histogram, Registry };
 export interface Metrics {
   readonly registry: Registry;
   readonly httpRequestDuration: Histogram<'service' | 'method' | 'route' | 'status_code'>;
+  /** Kept here, not in one service, because any process that consumes events can dead-letter them. */
+  readonly eventsDeadLettered: Counter<'queue' | 'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -22,7 +24,13 @@ export function createMetrics(): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  return { registry, httpRequestDuration };
+  const eventsDeadLettered = new Counter({
+    name: 'capcheck_events_dead_lettered_total',
+    help: 'Events moved to a dead-letter queue, by queue and reason (unreadable, attempts_exhausted)',
+    labelNames: ['queue', 'reason'] as const,
+    registers: [registry],
+  });
+  return { registry, httpRequestDuration, eventsDeadLettered };
 }
 
 /** Which service answered; set by each service's router so one process can host several. */

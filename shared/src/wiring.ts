@@ -11,7 +11,8 @@ import { createRabbitMqEventBus } from './adapters/events/rabbitmq';
 import { createAccessTokenVerifier, remoteSigningKeys, type AccessTokenVerifier } from './auth/verifier';
 import type { Logger } from './logger';
 import type { BlobStore } from './ports/blobs';
-import type { EventBus } from './ports/events';
+import type { DeadLetterObserver, EventBus } from './ports/events';
+import type { Metrics } from './metrics';
 import type { MetadataStore } from './ports/metadata';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
@@ -102,9 +103,12 @@ export const eventsConfigShape = {
 };
 type EventsConfig = z.output<z.ZodObject<typeof eventsConfigShape>>;
 
-export async function openEventBus(config: EventsConfig, logger: Logger): Promise<EventBus> {
-  if (config.EVENT_BUS === 'rabbitmq') return createRabbitMqEventBus({ url: config.RABBITMQ_URL, logger });
-  return createInProcessEventBus({ onError: (err) => logger.error({ err }, 'event handler failed') });
+export async function openEventBus(config: EventsConfig, logger: Logger, metrics: Metrics): Promise<EventBus> {
+  const onDeadLetter: DeadLetterObserver = (queue, reason) => metrics.eventsDeadLettered.inc({ queue, reason });
+  if (config.EVENT_BUS === 'rabbitmq') {
+    return createRabbitMqEventBus({ url: config.RABBITMQ_URL, logger, onDeadLetter });
+  }
+  return createInProcessEventBus({ onError: (err) => logger.error({ err }, 'event handler failed'), onDeadLetter });
 }
 
 /** What a token must say it is for; users signs with these and every verifier checks them. */

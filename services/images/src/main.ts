@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'images', level: config.LOG_LEVEL });
   const metadata = await openMetadataStore(config);
   const blobs = await openBlobStore(config);
-  const events = await openEventBus(config, logger);
+  const metrics = createMetrics();
+  const events = await openEventBus(config, logger, metrics);
   const lifecycle = new Lifecycle();
   const app = createApp({
     config,
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     events,
     verifier: remoteVerifier(config),
     logger,
-    metrics: createMetrics(),
+    metrics,
     lifecycle,
     trustProxy: config.TRUST_PROXY,
   });

@@ -39,7 +39,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'inference', level: config.LOG_LEVEL });
   const metadata = await openMetadataStore(config);
   const blobs = await openBlobStore(config);
-  const events = await openEventBus(config, logger);
+  const metrics = createMetrics();
+  const events = await openEventBus(config, logger, metrics);
   const lifecycle = new Lifecycle();
   const { app, service } = createApp({
     config,
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     imageSource: httpImageSource({ baseUrl: config.IMAGES_URL }),
     verifier: remoteVerifier(config),
     logger,
-    metrics: createMetrics(),
+    metrics,
     lifecycle,
     trustProxy: config.TRUST_PROXY,
   });

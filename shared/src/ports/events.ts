@@ -38,6 +38,12 @@ export interface Subscription {
   maxAttempts?: number;
 }
 
+/** Why a message left its queue for the dead-letter queue. */
+export type DeadLetterReason = 'unreadable' | 'attempts_exhausted';
+
+/** Told about every dead-lettered message, so a growing dead-letter queue shows up in metrics. */
+export type DeadLetterObserver = (queue: string, reason: DeadLetterReason) => void;
+
 export interface EventBus {
   /** Resolves once the broker has the message (publisher confirm); rejects if it cannot be sure. */
   publish(event: CapcheckEvent): Promise<void>;

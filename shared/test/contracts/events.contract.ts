@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type {
   CapcheckEvent,
+  DeadLetterObserver,
+  DeadLetterReason,
   EventBus,
   EventType,
   HandlerOutcome,
@@ -11,8 +13,8 @@ import type {
 } from '@capcheck/shared';
 
 export interface EventsHarness<B extends EventBus> {
-  /** A new bus; the suite shares one and opens more only to close them. */
-  open(): Promise<B>;
+  /** A new bus that reports what it dead-letters; the suite shares one and opens more only to close them. */
+  open(onDeadLetter?: DeadLetterObserver): Promise<B>;
   /** Every event dead-lettered on `queue` so far. */
   deadLetters(bus: B, queue: string): Promise<CapcheckEvent[]>;
   /** Removes what the suite's queues left on a shared broker, after every bus is closed. */
@@ -82,8 +84,9 @@ export async function eventually<T>(read: () => Promise<T>, check: (value: T) =>
 export function eventsContract<B extends EventBus>(harness: EventsHarness<B>): void {
   let bus: B;
   const opened: B[] = [];
+  const reported: { queue: string; reason: DeadLetterReason }[] = [];
   const open = async () => {
-    const next = await harness.open();
+    const next = await harness.open((queue, reason) => reported.push({ queue, reason }));
     opened.push(next);
     return next;
   };
@@ -226,6 +229,7 @@ export function eventsContract<B extends EventBus>(harness: EventsHarness<B>): v
     );
     expect(dead).toEqual([event]);
     expect(seen.ids()).toEqual([event.eventId, event.eventId, event.eventId]);
+    expect(reported.filter((r) => r.queue === name)).toEqual([{ queue: name, reason: 'attempts_exhausted' }]);
   });
 
   test('the same eventId published twice is delivered twice; an idempotent consumer acts once', async () => {

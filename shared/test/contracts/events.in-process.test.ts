@@ -3,7 +3,7 @@ import { eventsContract, inbox, uploaded } from './events.contract';
 
 describe('events port: in-process adapter', () => {
   eventsContract<InProcessEventBus>({
-    open: async () => createInProcessEventBus(),
+    open: async (onDeadLetter) => createInProcessEventBus({ onDeadLetter }),
     deadLetters: async (bus, queue) => bus.deadLetters(queue),
     cleanup: async () => undefined,
   });

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import pino from 'pino';
-import { createRabbitMqEventBus, type CapcheckEvent, type RabbitMqEventBus } from '@capcheck/shared';
+import {
+  createRabbitMqEventBus,
+  type CapcheckEvent,
+  type DeadLetterObserver,
+  type RabbitMqEventBus,
+} from '@capcheck/shared';
 import { deleted, eventsContract, eventually, inbox, uploaded } from './events.contract';
 import { suiteFor, tcpUnreachable } from '../../../test-support/http';
 
@@ -27,8 +32,8 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
   let channel: Channel;
   // Every bus is closed before queues are deleted, even after a failed test: a live bus would re-declare them.
   const buses: RabbitMqEventBus[] = [];
-  const open = async (logger = capturedLogger().logger, busUrl = url) => {
-    const bus = await createRabbitMqEventBus({ url: busUrl, exchange, logger });
+  const open = async (logger = capturedLogger().logger, busUrl = url, onDeadLetter?: DeadLetterObserver) => {
+    const bus = await createRabbitMqEventBus({ url: busUrl, exchange, logger, onDeadLetter });
     buses.push(bus);
     return bus;
   };
@@ -63,7 +68,7 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
 
   describe('contract', () => {
     eventsContract<RabbitMqEventBus>({
-      open: () => open(),
+      open: (onDeadLetter) => open(undefined, url, onDeadLetter),
       deadLetters: async (_bus, queue) => readDeadQueue(queue),
       cleanup: deleteQueues,
     });
@@ -105,7 +110,8 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
     });
 
     test('a poison message goes straight to the dead-letter queue, unhandled', async () => {
-      const bus = await open();
+      const reported: string[] = [];
+      const bus = await open(undefined, url, (q, reason) => reported.push(`${q}:${reason}`));
       const name = queue('poison');
       const seen = inbox();
       await bus.subscribe({ queue: name, types: ['image.uploaded'], handle: async (e) => seen.push(e) });
@@ -126,6 +132,7 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
       await bus.close();
       expect(dead).toEqual(['not json', '{"type":"image.exploded"}']);
       expect(seen.events).toEqual([marker]);
+      expect(reported).toEqual([`${name}:unreadable`, `${name}:unreadable`]);
     });
 
     test('after the connection is lost it reconnects, and the subscription receives new events', async () => {

@@ -1,8 +1,16 @@
-import type { CapcheckEvent, EventBus, EventType, HandlerOutcome, Subscription } from '../../ports/events';
+import type {
+  CapcheckEvent,
+  DeadLetterObserver,
+  EventBus,
+  EventType,
+  HandlerOutcome,
+  Subscription,
+} from '../../ports/events';
 
 export interface InProcessEventBusOptions {
   /** Where handler errors go; the bus itself has no logger. */
   onError?: (err: unknown) => void;
+  onDeadLetter?: DeadLetterObserver;
 }
 
 export interface InProcessEventBus extends EventBus {
@@ -11,6 +19,7 @@ export interface InProcessEventBus extends EventBus {
 }
 
 interface Queue {
+  name: string;
   /** The union of its subscriptions' types, as RabbitMQ would bind one queue. */
   types: Set<EventType>;
   consumers: Subscription[];
@@ -57,8 +66,12 @@ export function createInProcessEventBus(options: InProcessEventBusOptions = {}):
       outcome = 'retry';
     }
     if (outcome !== 'retry') return;
-    if (attempt >= (consumer.maxAttempts ?? 5)) queue.dead.push(body);
-    else enqueue(queue, body, attempt + 1);
+    if (attempt < (consumer.maxAttempts ?? 5)) {
+      enqueue(queue, body, attempt + 1);
+      return;
+    }
+    queue.dead.push(body);
+    options.onDeadLetter?.(queue.name, 'attempts_exhausted');
   };
 
   return {
@@ -72,7 +85,7 @@ export function createInProcessEventBus(options: InProcessEventBusOptions = {}):
       if (closed) throw new Error('event bus is closed');
       let queue = queues.get(subscription.queue);
       if (!queue) {
-        queue = { types: new Set(), consumers: [], turn: 0, dead: [] };
+        queue = { name: subscription.queue, types: new Set(), consumers: [], turn: 0, dead: [] };
         queues.set(subscription.queue, queue);
       }
       for (const type of subscription.types) queue.types.add(type);

@@ -7,7 +7,14 @@ import {
   type ConsumeMessage,
   type Options,
 } from 'amqplib';
-import type { CapcheckEvent, EventBus, EventType, HandlerOutcome, Subscription } from '../../ports/events';
+import type {
+  CapcheckEvent,
+  DeadLetterObserver,
+  EventBus,
+  EventType,
+  HandlerOutcome,
+  Subscription,
+} from '../../ports/events';
 import type { Logger } from '../../logger';
 
 export interface RabbitMqOptions {
@@ -15,6 +22,7 @@ export interface RabbitMqOptions {
   /** Defaults to `capcheck.events`. */
   exchange?: string;
   logger: Logger;
+  onDeadLetter?: DeadLetterObserver;
 }
 
 export interface RabbitMqEventBus extends EventBus {
@@ -139,6 +147,7 @@ export async function createRabbitMqEventBus(options: RabbitMqOptions): Promise<
     const event = parse(msg.content);
     if (!event) {
       logger.warn({ queue, messageId: msg.properties.messageId }, 'unreadable event dead-lettered');
+      options.onDeadLetter?.(queue, 'unreadable');
       return settle(() => target.sub.nack(msg, false, false));
     }
     const attempt = (Number(msg.properties.headers?.['x-attempts']) || 0) + 1;
@@ -153,6 +162,7 @@ export async function createRabbitMqEventBus(options: RabbitMqOptions): Promise<
     if (outcome !== 'retry') return settle(() => target.sub.ack(msg));
     if (attempt >= (subscription.maxAttempts ?? 5)) {
       logger.error(log, 'event dead-lettered after its last attempt');
+      options.onDeadLetter?.(queue, 'attempts_exhausted');
       return settle(() => target.sub.nack(msg, false, false));
     }
     // A requeue would come straight back with no count; a copy at the tail carries the attempt number.
