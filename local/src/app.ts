@@ -43,6 +43,7 @@ export function createLocalApp(deps: LocalDeps): { app: Express; inference: Infe
     metrics: deps.metrics,
     lifecycle: deps.lifecycle,
     trustProxy: deps.config.TRUST_PROXY,
+    maxEventLoopDelayMs: deps.config.READY_MAX_EVENT_LOOP_DELAY_MS,
     readiness: [
       { name: 'metadata', check: () => deps.metadata.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },

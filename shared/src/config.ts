@@ -43,6 +43,7 @@ function resolveFileSecrets(env: NodeJS.ProcessEnv, known: ReadonlySet<string>):
 export const setting = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
+  nonNegativeInt: (fallback: number) => z.coerce.number().int().min(0).default(fallback),
   boolean: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0'])

@@ -1,6 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { ZodError } from 'zod';
 import { AppError, statusOfKind } from './errors';
+import { eventLoopDelayCheck } from './event-loop';
 import { runReadinessChecks, type ReadinessCheck } from './health';
 import { requestLogger, type Logger } from './logger';
 import { httpMetricsMiddleware, type Metrics } from './metrics';
@@ -22,14 +23,22 @@ export interface HttpShellOptions {
   /** Adds the service routes; runs after the common middleware and before the 404 and error handlers. */
   mount(app: Express): void;
   bodyLimit?: string;
+  /** Readiness fails while the event loop's p99 delay is over this (saturation); 0 or unset: not checked. */
+  maxEventLoopDelayMs?: number;
 }
+
+/** What a service's `createApp` takes for its HTTP shell, besides its own adapters. */
+export type ShellDeps = Pick<HttpShellOptions, 'lifecycle' | 'trustProxy' | 'maxEventLoopDelayMs'>;
 
 /**
  * The one HTTP skeleton every service (and the local all-in-one process) uses: request ids and logs,
  * metrics, health, JSON bodies, then the service routes, then one 404 and one error handler.
  */
 export function createHttpApp(options: HttpShellOptions): Express {
-  const { name, logger, metrics, readiness, lifecycle } = options;
+  const { name, logger, metrics, lifecycle } = options;
+  const readiness = options.maxEventLoopDelayMs
+    ? [...options.readiness, eventLoopDelayCheck(options.maxEventLoopDelayMs)]
+    : options.readiness;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);

@@ -31,6 +31,8 @@ export const commonConfigShape = {
   LOG_LEVEL: setting.logLevel(),
   TRUST_PROXY: trustProxySetting,
   SHUTDOWN_TIMEOUT_MS: setting.positiveInt(10_000),
+  /** /readyz fails while the event loop's p99 delay (last second) is over this; 0 = not checked. */
+  READY_MAX_EVENT_LOOP_DELAY_MS: setting.nonNegativeInt(0),
   DATA_DIR: z.string().min(1).default('./data'),
   METADATA_STORE: z.enum(['sqlite', 'mongo']).default('sqlite'),
   SQLITE_PATH: z.string().min(1).optional(),

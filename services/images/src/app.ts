@@ -4,7 +4,7 @@ import {
   type AccessTokenVerifier,
   type BlobStore,
   type EventBus,
-  type Lifecycle,
+  type ShellDeps,
   type Logger,
   type MetadataStore,
   type Metrics,
@@ -44,7 +44,7 @@ export function createImagesService(deps: ImagesDeps): { router: Router; domain:
 
 /** The images service as a standalone HTTP app. */
 export function createApp(
-  deps: ImagesDeps & { lifecycle: Lifecycle; trustProxy: boolean | number | string | string[] },
+  deps: ImagesDeps & ShellDeps,
 ): Express {
   const { router } = createImagesService(deps);
   return createHttpApp({
@@ -53,6 +53,7 @@ export function createApp(
     metrics: deps.metrics,
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
+    maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     readiness: [
       { name: 'metadata', check: () => deps.metadata.ping() },
       { name: 'blobs', check: () => deps.blobs.ping() },

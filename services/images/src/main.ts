@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     metrics,
     lifecycle,
     trustProxy: config.TRUST_PROXY,
+    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
   });
   serve(app, {
     port: config.PORT,

@@ -5,7 +5,7 @@ import {
   type BlobStore,
   type EventBus,
   type ImageSource,
-  type Lifecycle,
+  type ShellDeps,
   type Logger,
   type MetadataStore,
   type Metrics,
@@ -43,6 +43,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     workers: config.INFERENCE_WORKERS,
     maxBatch: config.INFERENCE_MAX_BATCH,
     maxQueue: config.INFERENCE_MAX_QUEUE,
+    readyMaxQueue: config.INFERENCE_READY_MAX_QUEUE ?? Math.floor(config.INFERENCE_MAX_QUEUE * 0.8),
     maxImagePixels: config.MAX_IMAGE_PIXELS,
     telemetry,
     logger: deps.logger,
@@ -102,7 +103,7 @@ export async function startInferenceBackground(
 
 /** The inference service as a standalone HTTP app. */
 export function createApp(
-  deps: InferenceDeps & { lifecycle: Lifecycle; trustProxy: boolean | number | string | string[] },
+  deps: InferenceDeps & ShellDeps,
 ): { app: Express; service: InferenceService } {
   const service = createInferenceService(deps);
   const app = createHttpApp({
@@ -111,6 +112,7 @@ export function createApp(
     metrics: deps.metrics,
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
+    maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     readiness: [
       { name: 'model', check: () => service.runtime.check() },
       { name: 'metadata', check: () => deps.metadata.ping() },

@@ -20,6 +20,8 @@ export const inferenceConfigShape = {
   INFERENCE_WORKERS: setting.positiveInt(availableParallelism()),
   INFERENCE_MAX_BATCH: setting.positiveInt(8),
   INFERENCE_MAX_QUEUE: setting.positiveInt(256),
+  /** /readyz reports saturation above this queue depth; unset: 80% of INFERENCE_MAX_QUEUE. */
+  INFERENCE_READY_MAX_QUEUE: z.coerce.number().int().min(0).optional(),
   ...decodeLimitsConfigShape,
   PREDICTION_LOG_RETENTION_DAYS: setting.positiveInt(30),
   /** Compute predictions when images are uploaded (image.uploaded events), ahead of the first request. */

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     metrics,
     lifecycle,
     trustProxy: config.TRUST_PROXY,
+    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
   });
   const stopBackground = await startInferenceBackground(service, events, logger);
   serve(app, {

@@ -4,7 +4,7 @@ import {
   createHttpApp,
   localSigningKeys,
   type AccessTokenVerifier,
-  type Lifecycle,
+  type ShellDeps,
   type Logger,
   type MetadataStore,
   type Metrics,
@@ -74,11 +74,9 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
   return { router: createUsersRouter({ domain, verifier, keyRing: deps.keyRing }), verifier };
 }
 
-export interface HttpDeps {
+export interface HttpDeps extends ShellDeps {
   logger: Logger;
   metrics: Metrics;
-  lifecycle: Lifecycle;
-  trustProxy: boolean | number | string | string[];
 }
 
 /** The users service as a standalone HTTP app. */
@@ -90,6 +88,7 @@ export function createApp(deps: UsersDeps & HttpDeps): Express {
     metrics: deps.metrics,
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
+    maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     readiness: [
       { name: 'metadata', check: () => deps.metadata.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     metrics: createMetrics(),
     lifecycle,
     trustProxy: config.TRUST_PROXY,
+    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
   });
   serve(app, {
     port: config.PORT,

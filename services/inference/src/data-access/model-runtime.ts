@@ -12,6 +12,8 @@ export interface ModelRuntimeOptions {
   workers: number;
   maxBatch: number;
   maxQueue: number;
+  /** Readiness fails when more predictions than this are queued (saturation), before the queue refuses work. */
+  readyMaxQueue: number;
   maxImagePixels: number;
   telemetry: PoolTelemetry;
   logger: Logger;
@@ -51,7 +53,9 @@ export class ModelRuntime implements ModelProvider {
     if (this.status.state === 'loading') throw new Error('loading');
     const depth = this.status.pool.queueDepth();
     // Saturated: tell the load balancer to send new work elsewhere before the queue refuses it.
-    if (depth >= this.options.maxQueue * 0.8) throw new Error(`saturated: ${depth} predictions queued`);
+    if (depth > this.options.readyMaxQueue) {
+      throw new Error(`saturated: ${depth} predictions queued (over ${this.options.readyMaxQueue})`);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { createLogger } from '@capcheck/shared';
+import { ModelRuntime } from '@capcheck/inference';
+import { png } from '../../../test-support/images';
+
+const modelDir = join(__dirname, '..', '..', '..', 'models');
+
+/** Polls until `probe` answers `want` (no sleeps: one event-loop turn between tries), or the deadline. */
+async function until<T>(probe: () => Promise<T>, want: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await probe();
+  while (!want(value) && Date.now() < deadline) {
+    await new Promise((r) => setImmediate(r));
+    value = await probe();
+  }
+  return value;
+}
+
+const readiness = (runtime: ModelRuntime) =>
+  runtime.check().then(
+    () => 'ok',
+    (err: Error) => err.message,
+  );
+
+test('inference readiness reports saturation while more predictions are queued than allowed, and recovers', async () => {
+  const runtime = new ModelRuntime({
+    modelDir,
+    name: 'bottle-state',
+    workers: 1,
+    maxBatch: 1,
+    maxQueue: 200,
+    readyMaxQueue: 2,
+    maxImagePixels: 40_000_000,
+    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  });
+  try {
+    await runtime.ready;
+    expect(await readiness(runtime)).toBe('ok');
+    const tiny = await png(8, 8); // cheap to decode, so jobs arrive faster than one worker runs them
+    const running = Promise.all(Array.from({ length: 60 }, () => runtime.current().classify(tiny)));
+    expect(
+      await until(
+        () => readiness(runtime),
+        (r) => r !== 'ok',
+      ),
+    ).toMatch(/^saturated: \d+ predictions queued \(over 2\)$/);
+    const results = await running;
+    expect(results).toHaveLength(60); // saturation is a signal to the load balancer: queued work still completes
+    expect(await readiness(runtime)).toBe('ok');
+  } finally {
+    await runtime.close();
+  }
+});
