@@ -21,14 +21,21 @@ const now = () => Math.floor(Date.now() / 1000);
 
 async function token(
   key: JWK,
-  overrides: { header?: Record<string, unknown>; claims?: Record<string, unknown>; exp?: number } = {},
+  overrides: {
+    header?: Record<string, unknown>;
+    claims?: Record<string, unknown>;
+    exp?: number;
+    sub?: string;
+    iss?: string;
+    aud?: string;
+  } = {},
 ): Promise<string> {
   const header = { alg: 'ES256', typ: 'at+jwt', kid: key.kid, ...overrides.header };
   return new SignJWT({ role: 'user', ...overrides.claims })
     .setProtectedHeader(header as { alg: string })
-    .setSubject(userId)
-    .setIssuer('capcheck')
-    .setAudience('capcheck-api')
+    .setSubject(overrides.sub ?? userId)
+    .setIssuer(overrides.iss ?? 'capcheck')
+    .setAudience(overrides.aud ?? 'capcheck-api')
     .setIssuedAt()
     .setExpirationTime(overrides.exp ?? now() + 300)
     .sign(await importJWK(key, 'ES256'));
@@ -75,23 +82,9 @@ describe('every forged or stale token gets 401 invalid_token', () => {
   });
 
   test('wrong audience, wrong issuer', async () => {
-    const wrongAudience = await new SignJWT({ role: 'user' })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: systemKey.kid! })
-      .setSubject(userId)
-      .setIssuer('capcheck')
-      .setAudience('someone-else')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(await importJWK(systemKey, 'ES256'));
+    const wrongAudience = await token(systemKey, { aud: 'someone-else' });
     expect((await me(wrongAudience)).status).toBe(401);
-    const wrongIssuer = await new SignJWT({ role: 'user' })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: systemKey.kid! })
-      .setSubject(userId)
-      .setIssuer('evil')
-      .setAudience('capcheck-api')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(await importJWK(systemKey, 'ES256'));
+    const wrongIssuer = await token(systemKey, { iss: 'evil' });
     expect((await me(wrongIssuer)).status).toBe(401);
   });
 
@@ -128,14 +121,7 @@ describe('every forged or stale token gets 401 invalid_token', () => {
   });
 
   test('a valid token for a user that does not exist', async () => {
-    const ghost = await new SignJWT({ role: 'user' })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: systemKey.kid! })
-      .setSubject(randomUUID())
-      .setIssuer('capcheck')
-      .setAudience('capcheck-api')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(await importJWK(systemKey, 'ES256'));
+    const ghost = await token(systemKey, { sub: randomUUID() });
     expect((await me(ghost)).status).toBe(401);
   });
 });

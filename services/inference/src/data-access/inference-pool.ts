@@ -144,10 +144,15 @@ export async function createInferencePool(options: {
       });
     });
 
-  const workers = await Promise.all(Array.from({ length: options.workers }, spawn)).catch(async (err: unknown) => {
+  const started = await Promise.allSettled(Array.from({ length: options.workers }, spawn));
+  const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) {
+    // All or nothing: the workers that did load must not outlive the failed start-up.
     closed = true;
-    throw err;
-  });
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    throw failure.reason;
+  }
   idle.push(...workers);
 
   return {

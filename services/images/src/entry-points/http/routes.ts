@@ -71,47 +71,45 @@ function singleImageUpload(maxBytes: number): RequestHandler {
       );
       return;
     }
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes + 64 * 1024) {
-      refuseTooLarge(req, res, next, maxBytes);
-      return;
-    }
-    // multer only reports an oversized file when its part ends, i.e. after reading the whole body;
-    // counting the bytes as they arrive answers at the limit.
+    // One answer per request, whichever speaks first: the declared length, the byte count or multer.
+    const tooLarge = Symbol('too large');
     let answered = false;
-    const once = (err?: unknown) => {
+    const answer = (outcome?: unknown) => {
       if (answered) return;
       answered = true;
       req.off('data', count);
-      next(err);
+      if (outcome === tooLarge) refuseTooLarge(req, res, next, maxBytes);
+      else next(outcome);
     };
+    // multer only reports an oversized file when its part ends, i.e. after reading the whole body;
+    // counting the bytes as they arrive answers at the limit.
+    const slack = 64 * 1024; // multipart headers and boundaries around the file
     let received = 0;
     const count = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > maxBytes + 64 * 1024 && !answered) {
-        answered = true;
-        req.off('data', count);
-        refuseTooLarge(req, res, next, maxBytes);
-      }
+      if (received > maxBytes + slack) answer(tooLarge);
     };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes + slack) {
+      answer(tooLarge);
+      return;
+    }
     parse(req, res, (err: unknown) => {
-      if (!err) return once();
+      if (!err) return answer();
       if (err instanceof multer.MulterError) {
         switch (err.code) {
           case 'LIMIT_FILE_SIZE':
-            if (answered) return;
-            answered = true;
-            return refuseTooLarge(req, res, next, maxBytes);
+            return answer(tooLarge);
           case 'LIMIT_FILE_COUNT':
-            return once(new AppError('invalid', 'too_many_files', 'send exactly one file'));
+            return answer(new AppError('invalid', 'too_many_files', 'send exactly one file'));
           case 'LIMIT_UNEXPECTED_FILE':
-            return once(new AppError('invalid', 'unexpected_field', 'the file must be in the field "image", alone'));
+            return answer(new AppError('invalid', 'unexpected_field', 'the file must be in the field "image", alone'));
           default:
-            return once(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
+            return answer(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
         }
       }
       // e.g. busboy's "Malformed part header" for control characters in a file name
-      once(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
+      answer(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
     });
     // Attached after multer has piped the request, so both see every chunk.
     req.on('data', count);
