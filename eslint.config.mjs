@@ -21,4 +21,9 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The web page runs in the browser.
+    files: ['web/src/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
 );

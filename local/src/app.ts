@@ -13,6 +13,7 @@ import {
 } from '@capcheck/shared';
 import { createUsersService, type UsersDeps } from '@capcheck/users';
 import type { LocalConfig } from './config';
+import { mountWebApp } from './web';
 
 export interface LocalDeps extends Omit<UsersDeps, 'config'> {
   config: LocalConfig;
@@ -55,6 +56,7 @@ export function createLocalApp(deps: LocalDeps): { app: Express; inference: Infe
       app.use(users.router);
       app.use(images.router);
       app.use(inference.router);
+      mountWebApp(app, deps.config.WEB_DIR, deps.logger);
     },
   });
   return { app, inference };

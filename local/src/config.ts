@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import {
   blobConfigShape,
@@ -21,6 +22,8 @@ export const localConfigSchema = withAdapterRules(
     ...inferenceConfigShape,
     PORT: setting.port(8080),
     HOST: z.string().default('127.0.0.1'),
+    /** The built web page (`pnpm build` writes web/dist); served at `/`. Missing: the process runs API only. */
+    WEB_DIR: z.string().default(resolve(__dirname, '..', '..', 'web', 'dist')),
     /** Who may reach /admin/* in the local process (the gateway's allow-list does this in production). */
     ADMIN_ALLOWLIST: setting.list('127.0.0.0/8,::1/128').superRefine((entries, ctx) => {
       try {

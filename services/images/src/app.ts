@@ -43,9 +43,7 @@ export function createImagesService(deps: ImagesDeps): { router: Router; domain:
 }
 
 /** The images service as a standalone HTTP app. */
-export function createApp(
-  deps: ImagesDeps & ShellDeps,
-): Express {
+export function createApp(deps: ImagesDeps & ShellDeps): Express {
   const { router } = createImagesService(deps);
   return createHttpApp({
     name: 'images',

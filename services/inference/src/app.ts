@@ -102,9 +102,7 @@ export async function startInferenceBackground(
 }
 
 /** The inference service as a standalone HTTP app. */
-export function createApp(
-  deps: InferenceDeps & ShellDeps,
-): { app: Express; service: InferenceService } {
+export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; service: InferenceService } {
   const service = createInferenceService(deps);
   const app = createHttpApp({
     name: 'inference',
