@@ -35,7 +35,8 @@ export interface InferenceService {
 
 export function createInferenceService(deps: InferenceDeps): InferenceService {
   const { config } = deps;
-  const telemetry = promTelemetry(deps.metrics);
+  const readyMaxQueue = config.INFERENCE_READY_MAX_QUEUE ?? Math.floor(config.INFERENCE_MAX_QUEUE * 0.8);
+  const telemetry = promTelemetry(deps.metrics, readyMaxQueue);
   const runtime = new ModelRuntime({
     modelDir: config.MODEL_DIR,
     name: config.MODEL_NAME,
@@ -43,7 +44,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     workers: config.INFERENCE_WORKERS,
     maxBatch: config.INFERENCE_MAX_BATCH,
     maxQueue: config.INFERENCE_MAX_QUEUE,
-    readyMaxQueue: config.INFERENCE_READY_MAX_QUEUE ?? Math.floor(config.INFERENCE_MAX_QUEUE * 0.8),
+    readyMaxQueue,
     maxImagePixels: config.MAX_IMAGE_PIXELS,
     telemetry,
     logger: deps.logger,

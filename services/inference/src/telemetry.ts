@@ -2,7 +2,8 @@ import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
 import type { PoolTelemetry } from './data-access/inference-pool';
 import type { InferenceTelemetry } from './domain/ports';
 
-export function promTelemetry(metrics: Metrics): InferenceTelemetry & PoolTelemetry {
+/** `readyMaxQueue` is exported too, so an alert compares each replica's queue with its own threshold. */
+export function promTelemetry(metrics: Metrics, readyMaxQueue: number): InferenceTelemetry & PoolTelemetry {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -46,6 +47,11 @@ export function promTelemetry(metrics: Metrics): InferenceTelemetry & PoolTeleme
     help: 'Images waiting for a free inference worker',
     registers,
   });
+  new Gauge({
+    name: 'capcheck_inference_queue_ready_max',
+    help: 'Queue depth above which /readyz reports saturation (INFERENCE_READY_MAX_QUEUE)',
+    registers,
+  }).set(readyMaxQueue);
   return {
     cache: (result) => cache.inc({ result }),
     prediction(label, model, p, cached) {
