@@ -11,7 +11,7 @@ import { createRabbitMqEventBus } from './adapters/events/rabbitmq';
 import { createAccessTokenVerifier, remoteSigningKeys, type AccessTokenVerifier } from './auth/verifier';
 import type { Logger } from './logger';
 import type { BlobStore } from './ports/blobs';
-import type { DeadLetterObserver, EventBus } from './ports/events';
+import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
 import type { Metrics } from './metrics';
 import type { MetadataStore } from './ports/metadata';
 import type { RateLimiterFactory } from './ports/rate-limit';
@@ -105,12 +105,24 @@ export const eventsConfigShape = {
 };
 type EventsConfig = z.output<z.ZodObject<typeof eventsConfigShape>>;
 
+const deadLetterReasons: readonly DeadLetterReason[] = ['unreadable', 'attempts_exhausted'];
+
 export async function openEventBus(config: EventsConfig, logger: Logger, metrics: Metrics): Promise<EventBus> {
   const onDeadLetter: DeadLetterObserver = (queue, reason) => metrics.eventsDeadLettered.inc({ queue, reason });
-  if (config.EVENT_BUS === 'rabbitmq') {
-    return createRabbitMqEventBus({ url: config.RABBITMQ_URL, logger, onDeadLetter });
-  }
-  return createInProcessEventBus({ onError: (err) => logger.error({ err }, 'event handler failed'), onDeadLetter });
+  const bus =
+    config.EVENT_BUS === 'rabbitmq'
+      ? await createRabbitMqEventBus({ url: config.RABBITMQ_URL, logger, onDeadLetter })
+      : createInProcessEventBus({ onError: (err) => logger.error({ err }, 'event handler failed'), onDeadLetter });
+  return {
+    publish: (event) => bus.publish(event),
+    // Each consumer's dead-letter series start at 0, so rate() and increase() see the first dead letter.
+    subscribe(subscription) {
+      for (const reason of deadLetterReasons) metrics.eventsDeadLettered.inc({ queue: subscription.queue, reason }, 0);
+      return bus.subscribe(subscription);
+    },
+    ping: () => bus.ping(),
+    close: () => bus.close(),
+  };
 }
 
 /** What a token must say it is for; users signs with these and every verifier checks them. */

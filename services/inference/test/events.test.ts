@@ -53,6 +53,10 @@ test('in-process events: precompute on upload, forget on delete', async () => {
   const sys = await startLocal();
   const stop = await startInferenceBackground(sys.inference, sys.events, logger);
   try {
+    // Each consumer's dead-letter count exists from the start, so an alert sees its first step.
+    const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
+    for (const queue of ['inference.precompute', 'inference.forget'])
+      expect(metrics).toContain(`capcheck_events_dead_lettered_total{queue="${queue}",reason="attempts_exhausted"} 0`);
     await precomputeAndForget(sys);
   } finally {
     stop();
