@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { suiteFor, uniqueEmail, uploadFile } from '../../test-support/http';
 import { signUp, startLocal, type LocalSystem } from '../../test-support/local';
+import { waitFor } from '../../test-support/poll';
 import {
   collectQueries,
   labelUses,
@@ -50,16 +51,6 @@ const freePort = () =>
     });
     server.on('error', reject);
   });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** Metric names and their label names, from a Prometheus text exposition; histograms as their series. */
 function exposition(text: string): Map<string, Set<string>> {
@@ -126,13 +117,17 @@ suiteFor(
       );
       prometheus.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
 
-      await until('every target up', async () => {
-        const { data } = await api<{ activeTargets: { health: string }[] }>('targets');
-        return data.activeTargets.length === config.scrape_configs.length &&
-          data.activeTargets.every((t) => t.health === 'up')
-          ? true
-          : undefined;
-      }).catch((err: Error) => {
+      await waitFor(
+        'every target up',
+        async () => {
+          const { data } = await api<{ activeTargets: { health: string }[] }>('targets');
+          return data.activeTargets.length === config.scrape_configs.length &&
+            data.activeTargets.every((t) => t.health === 'up')
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, ignoreErrors: true },
+      ).catch((err: Error) => {
         throw new Error(`${err.message}\n${log.slice(-2000)}`);
       });
 
@@ -156,11 +151,14 @@ suiteFor(
 
       exported = exposition(await (await fetch(`${sys.baseUrl}/metrics`)).text());
       // Scraped after the traffic, and the rules have recorded from it.
-      await until('predictions scraped and recorded', async () =>
-        (await instant('sum(capcheck_predictions_total{job="inference"}) >= 4')).length > 0 &&
-        (await instant('service:http_request_errors:ratio_rate5m{service="inference"}')).length > 0
-          ? true
-          : undefined,
+      await waitFor(
+        'predictions scraped and recorded',
+        async () =>
+          (await instant('sum(capcheck_predictions_total{job="inference"}) >= 4')).length > 0 &&
+          (await instant('service:http_request_errors:ratio_rate5m{service="inference"}')).length > 0
+            ? true
+            : undefined,
+        { timeoutMs: 15_000, intervalMs: 200, ignoreErrors: true },
       );
     }, 30_000);
 
@@ -182,10 +180,14 @@ suiteFor(
       );
       const rules = data.groups.flatMap((g) => g.rules);
       expect(rules.length).toBe(ruleFiles().flatMap((f) => readRules(f).groups.flatMap((g) => g.rules)).length);
-      await until('every rule evaluated', async () => {
-        const { data } = await api<{ groups: { rules: { health: string }[] }[] }>('rules');
-        return data.groups.every((g) => g.rules.every((r) => r.health !== 'unknown')) ? true : undefined;
-      });
+      await waitFor(
+        'every rule evaluated',
+        async () => {
+          const { data } = await api<{ groups: { rules: { health: string }[] }[] }>('rules');
+          return data.groups.every((g) => g.rules.every((r) => r.health !== 'unknown')) ? true : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, ignoreErrors: true },
+      );
       const { data: after } = await api<{
         groups: { rules: { name: string; health: string; lastError?: string }[] }[];
       }>('rules');

@@ -5,6 +5,7 @@ import { type CapcheckEvent, type ImageId, type UserId } from '@capcheck/shared'
 import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
 import { uniqueEmail, uploadFile } from '../../../test-support/http';
 import { jpeg, png, pngDeclaring, rotatedJpeg, webp } from '../../../test-support/images';
+import { waitFor } from '../../../test-support/poll';
 
 let sys: LocalSystem;
 const received: CapcheckEvent[] = [];
@@ -32,16 +33,6 @@ function blobFiles(): string[] {
     return walk(root);
   } catch {
     return [];
-  }
-}
-
-async function eventually<T>(probe: () => T | undefined, what: string): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
   }
 }
 
@@ -378,9 +369,8 @@ test('control characters in a part header are a 400, not a crash', async () => {
 test('upload and delete publish image.uploaded and image.deleted', async () => {
   const user = await signUp(sys.api, uniqueEmail());
   const img = (await uploadFile(sys.baseUrl, user.accessToken, { bytes: await webp() })).body as unknown as ImageView;
-  const uploaded = await eventually(
-    () => received.find((e) => e.type === 'image.uploaded' && e.imageId === (img.id as ImageId)),
-    'image.uploaded',
+  const uploaded = await waitFor('image.uploaded', () =>
+    received.find((e) => e.type === 'image.uploaded' && e.imageId === (img.id as ImageId)),
   );
   expect(uploaded).toEqual({
     type: 'image.uploaded',
@@ -393,9 +383,8 @@ test('upload and delete publish image.uploaded and image.deleted', async () => {
     createdAt: img.createdAt,
   });
   await sys.api.delete(`/images/${img.id}`, { token: user.accessToken });
-  const deleted = await eventually(
-    () => received.find((e) => e.type === 'image.deleted' && e.imageId === (img.id as ImageId)),
-    'image.deleted',
+  const deleted = await waitFor('image.deleted', () =>
+    received.find((e) => e.type === 'image.deleted' && e.imageId === (img.id as ImageId)),
   );
   expect(deleted).toMatchObject({ ownerId: user.id, sha256: img.sha256 });
 });

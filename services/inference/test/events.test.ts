@@ -6,20 +6,10 @@ import { createLogger, createRabbitMqEventBus, type EventBus } from '@capcheck/s
 import { startInferenceBackground } from '@capcheck/inference';
 import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
 import { suiteFor, tcpUnreachable, uniqueEmail, uploadFile } from '../../../test-support/http';
+import { waitFor } from '../../../test-support/poll';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const sample = readFileSync(join(__dirname, '..', '..', '..', 'models', 'bottle-state', 'samples', 'closed-1.jpg'));
-
-/** Polls a condition the system reaches by itself (an event consumed), up to a deadline. */
-async function eventually<T>(probe: () => Promise<T | null>, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Upload → the consumer precomputes → the first GET is already cached; delete → the verdict goes. */
 async function precomputeAndForget(sys: LocalSystem) {
@@ -34,18 +24,16 @@ async function precomputeAndForget(sys: LocalSystem) {
   const uploaded = await uploadFile(sys.baseUrl, user.accessToken, { bytes });
   expect(uploaded.status).toBe(201);
   const sha256 = String(uploaded.body.sha256);
-  const stored = await eventually(
-    () => sys.metadata.predictions.find(sha256, 'bottle-state', '1'),
-    'the precomputed prediction',
+  const stored = await waitFor('the precomputed prediction', () =>
+    sys.metadata.predictions.find(sha256, 'bottle-state', '1'),
   );
   expect(stored.label).toBe('closed');
   const res = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: user.accessToken });
   expect(res.body).toMatchObject({ label: 'closed', cached: true });
 
   await sys.api.delete(`/images/${String(uploaded.body.id)}`, { token: user.accessToken });
-  await eventually(
-    async () => ((await sys.metadata.predictions.find(sha256, 'bottle-state', '1')) === null ? true : null),
-    'the prediction to be forgotten',
+  await waitFor('the prediction to be forgotten', async () =>
+    (await sys.metadata.predictions.find(sha256, 'bottle-state', '1')) === null ? true : undefined,
   );
 }
 
@@ -89,7 +77,7 @@ test('a deleted image whose bytes another image shares keeps its verdict', async
     const first = await uploadFile(sys.baseUrl, a.accessToken, { bytes: sample });
     const second = await uploadFile(sys.baseUrl, b.accessToken, { bytes: sample });
     const sha256 = String(first.body.sha256);
-    await eventually(() => sys.metadata.predictions.find(sha256, 'bottle-state', '1'), 'the precomputed prediction');
+    await waitFor('the precomputed prediction', () => sys.metadata.predictions.find(sha256, 'bottle-state', '1'));
     await sys.api.delete(`/images/${String(first.body.id)}`, { token: a.accessToken });
     // Handle that delete event as the consumer does (whenever it gets to it): the twin keeps the verdict.
     const handled = await sys.inference.domain.forget({

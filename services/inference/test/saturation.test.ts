@@ -2,19 +2,9 @@ import { join } from 'node:path';
 import { createLogger } from '@capcheck/shared';
 import { ModelRuntime } from '@capcheck/inference';
 import { png } from '../../../test-support/images';
+import { waitFor } from '../../../test-support/poll';
 
 const modelDir = join(__dirname, '..', '..', '..', 'models');
-
-/** Polls until `probe` answers `want` (no sleeps: one event-loop turn between tries), or the deadline. */
-async function until<T>(probe: () => Promise<T>, want: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await probe();
-  while (!want(value) && Date.now() < deadline) {
-    await new Promise((r) => setImmediate(r));
-    value = await probe();
-  }
-  return value;
-}
 
 const readiness = (runtime: ModelRuntime) =>
   runtime.check().then(
@@ -39,12 +29,15 @@ test('inference readiness reports saturation while more predictions are queued t
     expect(await readiness(runtime)).toBe('ok');
     const tiny = await png(8, 8); // cheap to decode, so jobs arrive faster than one worker runs them
     const running = Promise.all(Array.from({ length: 60 }, () => runtime.current().classify(tiny)));
-    expect(
-      await until(
-        () => readiness(runtime),
-        (r) => r !== 'ok',
-      ),
-    ).toMatch(/^saturated: \d+ predictions queued \(over 2\)$/);
+    const saturated = await waitFor(
+      'readiness to report saturation',
+      async () => {
+        const answer = await readiness(runtime);
+        return answer === 'ok' ? undefined : answer;
+      },
+      { intervalMs: 1 }, // the queue drains in a few hundred milliseconds
+    );
+    expect(saturated).toMatch(/^saturated: \d+ predictions queued \(over 2\)$/);
     const results = await running;
     expect(results).toHaveLength(60); // saturation is a signal to the load balancer: queued work still completes
     expect(await readiness(runtime)).toBe('ok');

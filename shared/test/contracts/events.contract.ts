@@ -11,6 +11,7 @@ import type {
   ImageUploaded,
   UserId,
 } from '@capcheck/shared';
+import { waitFor } from '../../../test-support/poll';
 
 export interface EventsHarness<B extends EventBus> {
   /** A new bus that reports what it dead-letters; the suite shares one and opens more only to close them. */
@@ -68,17 +69,6 @@ export function inbox() {
     untilSeen: (eventId: string, ms?: number) =>
       when(() => events.some((e) => e.eventId === eventId), `event ${eventId}`, ms),
   };
-}
-
-/** For "eventually" conditions with no event to wait on: polls until `check` passes or the deadline. */
-export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let value = await read();
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    value = await read();
-  }
-  return value;
 }
 
 export function eventsContract<B extends EventBus>(harness: EventsHarness<B>): void {
@@ -223,10 +213,10 @@ export function eventsContract<B extends EventBus>(harness: EventsHarness<B>): v
     const event = uploaded();
     await bus.publish(event);
     await seen.until(3);
-    const dead = await eventually(
-      () => harness.deadLetters(bus, name),
-      (d) => d.length > 0,
-    );
+    const dead = await waitFor('the dead letter', async () => {
+      const found = await harness.deadLetters(bus, name);
+      return found.length > 0 ? found : undefined;
+    });
     expect(dead).toEqual([event]);
     expect(seen.ids()).toEqual([event.eventId, event.eventId, event.eventId]);
     expect(reported.filter((r) => r.queue === name)).toEqual([{ queue: name, reason: 'attempts_exhausted' }]);

@@ -8,7 +8,8 @@ import {
   type DeadLetterObserver,
   type RabbitMqEventBus,
 } from '@capcheck/shared';
-import { deleted, eventsContract, eventually, inbox, uploaded } from './events.contract';
+import { deleted, eventsContract, inbox, uploaded } from './events.contract';
+import { waitFor } from '../../../test-support/poll';
 import { suiteFor, tcpUnreachable } from '../../../test-support/http';
 
 const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -121,14 +122,11 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
       await bus.publish(marker);
       await seen.until(1);
       const dead: string[] = [];
-      await eventually(
-        async () => {
-          const msg = await channel.get(`${name}.dead`, { noAck: true });
-          if (msg) dead.push(msg.content.toString());
-          return dead.length;
-        },
-        (n) => n === 2,
-      );
+      await waitFor('both poison messages in the dead-letter queue', async () => {
+        const msg = await channel.get(`${name}.dead`, { noAck: true });
+        if (msg) dead.push(msg.content.toString());
+        return dead.length === 2 ? dead : undefined;
+      });
       await bus.close();
       expect(dead).toEqual(['not json', '{"type":"image.exploded"}']);
       expect(seen.events).toEqual([marker]);
@@ -147,16 +145,10 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
       bus.__testing.dropConnection();
       // Publishing fails until the adapter has reconnected and re-subscribed; retry up to a deadline.
       const after = uploaded();
-      const published = await eventually(
-        () =>
-          bus.publish(after).then(
-            () => true,
-            () => false,
-          ),
-        (ok) => ok,
-        15_000,
-      );
-      expect(published).toBe(true);
+      await waitFor('a publish to succeed after reconnecting', () => bus.publish(after).then(() => true), {
+        timeoutMs: 15_000,
+        ignoreErrors: true,
+      });
       await seen.untilSeen(after.eventId);
       await expect(bus.ping()).resolves.toBeUndefined();
       await bus.close();
