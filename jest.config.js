@@ -18,5 +18,7 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   verbose: true,
   reporters: ['default', '<rootDir>/test-support/summary-reporter.js'],
+  globalSetup: '<rootDir>/test-support/global-setup.js',
+  globalTeardown: '<rootDir>/test-support/global-teardown.js',
   testTimeout: 20000,
 };
