@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { suiteFor, uploadFile } from '../../test-support/http';
@@ -173,6 +173,56 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       await alert.waitFor();
       expect((await alert.textContent())?.toLowerCase()).toContain(apiMessage.toLowerCase());
       await shot(page, 'desktop-upload-error');
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a photo over 10 MB gets the API’s 413 in words', async () => {
+    const big = Buffer.concat([readFileSync(join(samples, 'closed-1.jpg')), Buffer.alloc(11 * 1024 * 1024)]);
+    const direct = await uploadFile(sys.baseUrl, (await signUp(sys.api, 'big-direct@example.com')).accessToken, {
+      bytes: big,
+      filename: 'big.jpg',
+    });
+    expect(direct.status).toBe(413);
+    const apiMessage = (direct.body.error as { message: string }).message;
+
+    await signUp(sys.api, 'big@example.com');
+    const { page, context, problems } = await open();
+    try {
+      await signIn(page, 'big@example.com');
+      await page.getByLabel(/Choose a photo/).setInputFiles({ name: 'big.jpg', mimeType: 'image/jpeg', buffer: big });
+      await page.getByRole('button', { name: 'Check this photo' }).click();
+      const alert = page.getByRole('alert').filter({ hasText: /\w/ });
+      await alert.waitFor();
+      expect((await alert.textContent())?.toLowerCase()).toContain(apiMessage.toLowerCase());
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a photo dropped on the page is checked like a chosen one', async () => {
+    await signUp(sys.api, 'drop@example.com');
+    const { page, context, problems } = await open();
+    try {
+      await signIn(page, 'drop@example.com');
+      await page.getByRole('heading', { level: 1, name: 'Is this bottle open or closed?' }).waitFor();
+      const bytes = readFileSync(join(samples, 'open-1.jpg')).toString('base64');
+      // What a browser does when a file is dropped: a drop event whose DataTransfer holds the file.
+      const dataTransfer = await page.evaluateHandle((b64) => {
+        const transfer = new DataTransfer();
+        const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        transfer.items.add(new File([raw], 'open-1.jpg', { type: 'image/jpeg' }));
+        return transfer;
+      }, bytes);
+      await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer });
+      await page.getByRole('img', { name: 'Preview of open-1.jpg' }).waitFor();
+      await page.getByRole('button', { name: 'Check this photo' }).click();
+      const verdict = page.getByRole('status').filter({ has: page.getByRole('heading', { name: /Verdict/ }) });
+      await verdict.waitFor();
+      expect(await verdict.getByRole('heading').textContent()).toBe('Verdict: open');
       expect(problems).toEqual([]);
     } finally {
       await context.close();
