@@ -148,16 +148,32 @@ def conv_bn(i, o, stride=1):
     return [nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
 
+class ResBlock(nn.Module):
+    """x -> relu(x + bn(conv(relu(bn(conv(x)))))). The last BN starts at zero (gamma = beta = 0), so a
+    freshly added block is the identity on the non-negative (post-ReLU) input: blocks can be added to a
+    trained net without changing what it computes, and then learn (--res-blocks)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(*conv_bn(c, c), nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+        nn.init.zeros_(self.body[4].weight)
+        nn.init.zeros_(self.body[4].bias)
+
+    def forward(self, x):
+        return F.relu(x + self.body(x))
+
+
 class BottleNet(nn.Module):
     """Small plain CNN: 8 conv3x3-BN-ReLU blocks (4 of stride 2, 128 -> 8x8), global average + global
-    max pooling (concatenated), linear -> 2 logits.
+    max pooling (concatenated), linear -> 2 logits. Optionally `res_blocks[k]` residual blocks after
+    the k-th resolution stage (64x64, 32x32, 16x16, 8x8), see ResBlock.
 
     Training only: a 1x1-conv "top" head on the 8x8 feature map predicts for every cell whether it
     holds the closure of the labelled bottle, its open lip, or neither (auxiliary target from the
     generator). It tells the network where to look; it is not part of the exported graph.
     """
 
-    def __init__(self, widths=WIDTHS, strides=STRIDES, dropout=0.2):
+    def __init__(self, widths=WIDTHS, strides=STRIDES, dropout=0.2, res_blocks=(0, 0, 0, 0)):
         super().__init__()
         layers, c = [], 3
         for w, s in zip(widths, strides):
@@ -166,23 +182,86 @@ class BottleNet(nn.Module):
         split = 3 * 6  # after the 6th block (stride 8, 16x16)
         self.features = nn.Sequential(*layers[:split])
         self.features2 = nn.Sequential(*layers[split:])
+        self.res_blocks = tuple(int(r) for r in res_blocks)
+        # stage k ends after conv block 2k+1; its residual blocks run there
+        self.res = nn.ModuleList(nn.Sequential(*[ResBlock(widths[2 * k + 1]) for _ in range(r)])
+                                 for k, r in enumerate(self.res_blocks))
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(2 * c, len(LABELS))
         self.top_head = nn.Conv2d(c, 1 + len(LABELS), 1)  # 8x8 cells of 16 px
         self.top_head8 = nn.Conv2d(widths[5], 1 + len(LABELS), 1)  # 16x16 cells of 8 px
         self.strides = (int(np.prod(strides)), int(np.prod(strides[:6])))
 
+    def conv_blocks(self):
+        """The 8 (conv, bn) pairs in order."""
+        mods = list(self.features) + list(self.features2)
+        return [(mods[3 * b], mods[3 * b + 1]) for b in range(len(mods) // 3)]
+
+    def trunk(self, x):
+        """-> (8x8 features, 16x16 features)."""
+        mods = list(self.features) + list(self.features2)
+        f16 = None
+        for b in range(len(mods) // 3):
+            for m in mods[3 * b:3 * b + 3]:
+                x = m(x)
+            if b % 2 == 1 and self.res_blocks[b // 2]:
+                x = self.res[b // 2](x)
+            if b == 5:
+                f16 = x
+        return x, f16
+
     def head(self, f):
         pooled = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)
         return self.fc(self.drop(pooled))
 
     def forward(self, x):  # x: float NCHW, normalised
-        return self.head(self.features2(self.features(x)))
+        return self.head(self.trunk(x)[0])
 
     def forward_train(self, x):
-        f8 = self.features(x)
-        f = self.features2(f8)
+        f, f8 = self.trunk(x)
         return self.head(f), [(self.top_head(f), self.strides[0]), (self.top_head8(f8), self.strides[1])]
+
+
+@torch.no_grad()
+def init_from_onnx(net: "BottleNet", path, X_calib: np.ndarray):
+    """Load the weights of an exported model.onnx (this script's graph, whose BatchNorms the exporter
+    folded into the convolutions) into `net` so that it computes the same function, with trainable
+    BatchNorms again: for each conv, in order, the folded weight W' is rescaled so its output on the
+    calibration pictures has unit variance per channel, and the BatchNorm after it gets those
+    statistics as running mean/var and gamma/beta such that BN(W x) == W' x + b' (exact in eval mode).
+    Residual blocks (--res-blocks) start as the identity. Returns the max abs difference between
+    the folded graph's logits (recomputed here) and the net's on the calibration pictures."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(path)
+    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    convs = [n for n in m.graph.node if n.op_type == "Conv"]
+    pairs = net.conv_blocks()
+    convs = convs[:len(pairs)]  # the un-mirrored branch comes first; the mirrored one shares the weights
+    net.eval()
+    x = Preprocess()(torch.from_numpy(np.ascontiguousarray(X_calib)))
+    ref = x
+    for b, ((conv, bn), node) in enumerate(zip(pairs, convs)):
+        w = torch.from_numpy(inits[node.input[1]].copy())
+        bias = torch.from_numpy(inits[node.input[2]].copy())
+        if w.shape != conv.weight.shape:
+            raise SystemExit(f"{path}: conv {b} has shape {tuple(w.shape)}, the net wants {tuple(conv.weight.shape)}")
+        ref = F.relu(F.conv2d(ref, w, bias, conv.stride, conv.padding))
+        z = F.conv2d(x, w, None, conv.stride, conv.padding)
+        s = z.std(dim=(0, 2, 3), unbiased=False).clamp_min(1e-3)
+        conv.weight.copy_(w / s.view(-1, 1, 1, 1))
+        zn = z / s.view(1, -1, 1, 1)
+        mu, var = zn.mean(dim=(0, 2, 3)), zn.var(dim=(0, 2, 3), unbiased=False)
+        bn.running_mean.copy_(mu)
+        bn.running_var.copy_(var)
+        bn.weight.copy_(s * torch.sqrt(var + bn.eps))
+        bn.bias.copy_(mu * s + bias)
+        x = F.relu(bn(zn))
+    net.fc.weight.copy_(torch.from_numpy(inits["net.fc.weight"].copy()))
+    net.fc.bias.copy_(torch.from_numpy(inits["net.fc.bias"].copy()))
+    want = torch.cat([ref.mean(dim=(2, 3)), ref.amax(dim=(2, 3))], 1) @ net.fc.weight.t() + net.fc.bias
+    got = net(Preprocess()(torch.from_numpy(np.ascontiguousarray(X_calib))))
+    return float((want - got).abs().max())
 
 
 class Preprocess(nn.Module):
@@ -325,6 +404,13 @@ def train(model: Exported, Xtr, ytr, Ttr, Xva, yva, args):
     top_w = torch.tensor([args.top_bg_weight] + [1.0] * len(LABELS))
     best = (-1.0, float("inf"), None, -1)
     history = []
+    if args.init_onnx and len(yva):
+        # epoch 0 = the starting (recovered) weights: they stay the choice unless an epoch beats them on validation
+        t0 = time.time()
+        vm = metrics(yva, predict(model, Xva))
+        history.append(dict(epoch=0, val_acc=vm["accuracy"], val_loss=vm["log_loss"], seconds=round(time.time() - t0, 1)))
+        print(f"epoch  0 (starting weights) val_acc {vm['accuracy']:.4f} val_loss {vm['log_loss']:.4f}", flush=True)
+        best = (vm["accuracy"], vm["log_loss"], {k: v.clone() for k, v in model.state_dict().items()}, 0)
     for ep in range(args.epochs):
         model.train()
         t0 = time.time()
@@ -349,6 +435,9 @@ def train(model: Exported, Xtr, ytr, Ttr, Xva, yva, args):
             loss_sum += float(loss) * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             tot += len(idx)
+            if (s + 1) % 50 == 0:
+                print(f"  step {s + 1}/{steps_per_epoch} loss {loss_sum / tot:.4f} train_acc {correct / tot:.4f} "
+                      f"({time.time() - t0:.0f}s)", flush=True)
         vm = metrics(yva, predict(model, Xva)) if len(yva) else dict(accuracy=0.0, log_loss=0.0)
         history.append(dict(epoch=ep + 1, train_loss=round(loss_sum / tot, 4), train_acc=round(correct / tot, 4),
                             val_acc=vm["accuracy"], val_loss=vm["log_loss"], seconds=round(time.time() - t0, 1)))
@@ -357,6 +446,7 @@ def train(model: Exported, Xtr, ytr, Ttr, Xva, yva, args):
         key = (vm["accuracy"], -vm["log_loss"])
         if key >= (best[0], -best[1]):
             best = (vm["accuracy"], vm["log_loss"], {k: v.clone() for k, v in model.state_dict().items()}, ep + 1)
+            torch.save(best[2], os.path.join(args.workdir, "best-so-far.pt"))  # in case the run is stopped
     model.load_state_dict(best[2])
     print(f"best epoch {best[3]} val_acc {best[0]:.4f} val_loss {best[1]:.4f}")
     return history, best[3]
@@ -413,6 +503,28 @@ def verify_onnx(model: Exported, path, X_ref):
     res["onnxruntime_python"] = dict(version=ort.__version__, max_abs_diff_vs_torch=float(np.abs(po - p1).max()),
                                      argmax_agreement=float((po.argmax(1) == p1.argmax(1)).mean()))
     return res
+
+
+def macs(net):
+    """Multiply-adds of one forward pass of the exported part (convolutions and the linear layer)."""
+    total = [0]
+
+    def hook(mod, _inp, out):
+        if isinstance(mod, nn.Conv2d):
+            total[0] += out.numel() * mod.in_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1]
+        elif isinstance(mod, nn.Linear):
+            total[0] += mod.in_features * mod.out_features
+
+    hs = [m.register_forward_hook(hook) for n, m in net.named_modules()
+          if isinstance(m, (nn.Conv2d, nn.Linear)) and not n.startswith("top_head")]
+    was = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, 3, SIZE, SIZE))
+    net.train(was)
+    for h in hs:
+        h.remove()
+    return total[0]
 
 
 def sha256(path):
@@ -480,6 +592,11 @@ def main(argv=None):
     ap.add_argument("--no-flip-tta", action="store_true",
                     help="do not average with the mirrored picture inside the exported graph")
     ap.add_argument("--init-checkpoint", help="start from this state_dict (fine-tuning)")
+    ap.add_argument("--init-onnx", help="start from the weights of a model.onnx this script exported (BatchNorms "
+                                        "re-created from the folded convolutions, see init_from_onnx); its "
+                                        "manifest.json, if next to it, is recorded as the earlier stages")
+    ap.add_argument("--res-blocks", default="0,0,0,0",
+                    help="residual blocks (identity at start) after the 64x64, 32x32, 16x16 and 8x8 stages")
     ap.add_argument("--workdir", default="/tmp/capcheck-train")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "1"))
     ap.add_argument("--samples-dir", default=os.path.join(REPO, "models", "bottle-state", "samples"))
@@ -545,9 +662,31 @@ def main(argv=None):
     yva = np.concatenate([p[1] for p in val_parts])
     t_data = time.time() - t_start
 
-    net = BottleNet()
+    res_blocks = tuple(int(v) for v in args.res_blocks.split(","))
+    if len(res_blocks) != 4:
+        ap.error("--res-blocks wants 4 comma-separated counts")
+    net = BottleNet(res_blocks=res_blocks)
     model = Exported(net, flip_tta=not args.no_flip_tta)
     previous_stages = []
+    if args.init_onnx:
+        diff = init_from_onnx(net, args.init_onnx, Xtr[:512])
+        print(f"initialised from {args.init_onnx} (max |logit difference| to the folded graph {diff:.2e})")
+        if diff > 1e-3:
+            raise SystemExit("the recovered weights do not reproduce the ONNX graph")
+        side = os.path.join(os.path.dirname(os.path.abspath(args.init_onnx)), "manifest.json")
+        prev = None
+        if os.path.exists(side):
+            with open(side) as f:
+                man = json.load(f)
+            if man.get("sha256") == sha256(args.init_onnx):
+                prev = dict(man["training"])
+                previous_stages = prev.pop("previous_stages", None) or []
+                prev.pop("history", None)
+                prev["test_accuracy"] = (man.get("test_metrics", {}).get("synthetic") or {}).get("accuracy")
+        previous_stages = previous_stages + ([prev] if prev else []) + [dict(
+            onnx=os.path.abspath(args.init_onnx), sha256=sha256(args.init_onnx),
+            note="weights recovered from this ONNX file (BatchNorm re-created from the folded convolutions)"
+                 + ("" if prev else "; provenance unknown"))]
     if args.init_checkpoint:
         model.load_state_dict(torch.load(args.init_checkpoint, map_location="cpu"))
         print(f"initialised from {args.init_checkpoint}")
@@ -560,6 +699,7 @@ def main(argv=None):
             previous_stages = [dict(checkpoint=os.path.abspath(args.init_checkpoint),
                                     sha256=sha256(args.init_checkpoint), note="provenance unknown")]
     n_params = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("top_head"))  # not exported
+    n_macs = macs(net)
     print(f"model: {n_params} parameters; training on {len(Xtr)} pictures, validating on {len(Xva)}")
     t0 = time.time()
     history, best_epoch = train(model, Xtr, ytr, Ttr, Xva, yva, args)
@@ -622,12 +762,16 @@ def main(argv=None):
                            description="done INSIDE the graph: x = (float(image) / 255 - mean) / std, per RGB "
                                        "channel, then NHWC -> NCHW; the caller feeds raw uint8 RGB"),
         architecture=dict(type=f"BottleNet: 8x conv3x3-BN-ReLU (widths {','.join(map(str, WIDTHS))}; strides "
-                               f"{','.join(map(str, STRIDES))}) -> concat(global average pool, global max pool) "
+                               f"{','.join(map(str, STRIDES))})" + (
+                               f", plus residual blocks (2x conv3x3-BN, identity shortcut) per stage 64/32/16/8 px: "
+                               f"{','.join(map(str, net.res_blocks))}" if any(net.res_blocks) else "") +
+                               " -> concat(global average pool, global max pool) "
                                "-> dropout 0.2 -> linear(256, 2) -> softmax" + (", averaged with the same for the left-right mirrored "
                                "picture (test-time flip, inside the graph)" if model.flip_tta else "") + ". Training-only auxiliary heads (not "
                                "exported): 1x1 convs on the 16x16 and 8x8 maps predicting where the labelled "
                                "bottle's closure / open lip is.",
-                          parameters=int(n_params)),
+                          parameters=int(n_params), res_blocks=list(net.res_blocks),
+                          multiply_adds_per_picture=int(n_macs) * (2 if model.flip_tta else 1)),
         training=dict(
             data=data_desc,
             epochs=args.epochs, best_epoch=best_epoch, batch=args.batch, optimizer="AdamW",
@@ -640,7 +784,9 @@ def main(argv=None):
             history=history,
             seconds=dict(data=round(t_data, 1), training=round(t_train, 1), total=round(total, 1)),
             initialised_from=(dict(checkpoint=os.path.abspath(args.init_checkpoint),
-                                   sha256=sha256(args.init_checkpoint)) if args.init_checkpoint else None),
+                                   sha256=sha256(args.init_checkpoint)) if args.init_checkpoint else
+                              dict(onnx=os.path.abspath(args.init_onnx), sha256=sha256(args.init_onnx))
+                              if args.init_onnx else None),
             previous_stages=previous_stages,
             threads=args.threads,
             machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -663,7 +809,7 @@ def main(argv=None):
     manifest["format"]["onnx_version"] = onnx.__version__
     stage = {k: v for k, v in manifest["training"].items() if k not in ("history", "previous_stages")}
     stage["checkpoint_sha256"] = sha256(ckpt)
-    stage["validation_accuracy_best"] = max(h["val_acc"] for h in history)
+    stage["validation_accuracy_best"] = max((h["val_acc"] for h in history), default=None)
     with open(ckpt + ".json", "w") as f:
         json.dump(dict(stage, previous_stages=previous_stages), f, indent=2)
     mpath = os.path.join(args.out, "manifest.json")
@@ -724,9 +870,14 @@ def model_card(m):
     for i, st in enumerate(m["training"].get("previous_stages") or []):
         d = st.get("data", {}).get("synthetic")
         if d:
-            lines += [f"Before that (stage {i + 1}, whose checkpoint this run started from): {d['train']['count']} "
+            lines += [f"Before that (stage {i + 1}, whose result the next stage started from): {d['train']['count']} "
                       f"training pictures of seed {d['train']['seed']} and {d['validation']['count']} validation "
-                      f"pictures, {st.get('epochs')} epochs, `{st.get('command')}`.", ""]
+                      f"pictures, {st.get('epochs')} epochs, `{st.get('command')}`"
+                      + (f" (test accuracy {st['test_accuracy'] * 100:.2f}%)" if st.get("test_accuracy") else "")
+                      + ".", ""]
+        elif st.get("onnx"):
+            lines += [f"This run started from the weights of `{os.path.basename(st['onnx'])}` (sha256 "
+                      f"`{st.get('sha256')}`): {st.get('note', '')}.", ""]
         else:
             lines += [f"Started from checkpoint {st.get('checkpoint', '?')} ({st.get('note', '')}).", ""]
     if real:
