@@ -5,6 +5,7 @@ import {
   allowlistOnly,
   createHttpApp,
   parseAllowlist,
+  shellSettings,
   type Lifecycle,
   type Logger,
   type BlobStore,
@@ -43,8 +44,7 @@ export function createLocalApp(deps: LocalDeps): { app: Express; inference: Infe
     logger: deps.logger,
     metrics: deps.metrics,
     lifecycle: deps.lifecycle,
-    trustProxy: deps.config.TRUST_PROXY,
-    maxEventLoopDelayMs: deps.config.READY_MAX_EVENT_LOOP_DELAY_MS,
+    ...shellSettings(deps.config),
     readiness: [
       { name: 'metadata', check: () => deps.metadata.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },

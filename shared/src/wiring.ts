@@ -13,6 +13,7 @@ import type { Logger } from './logger';
 import type { BlobStore } from './ports/blobs';
 import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
 import type { Metrics } from './metrics';
+import type { ShellDeps } from './http';
 import type { MetadataStore } from './ports/metadata';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
@@ -42,6 +43,11 @@ export const commonConfigShape = {
 };
 
 type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
+
+/** The HTTP shell's settings, read from the common config in one place for every entry point. */
+export function shellSettings(config: CommonConfig): Pick<ShellDeps, 'trustProxy' | 'maxEventLoopDelayMs'> {
+  return { trustProxy: config.TRUST_PROXY, maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS };
+}
 
 /** Adds the cross-field rules: an adapter that needs a server needs its URL. */
 export function withAdapterRules<T extends z.ZodObject<typeof commonConfigShape>>(schema: T) {

@@ -14,6 +14,7 @@ import {
   remoteVerifier,
   serve,
   setting,
+  shellSettings,
   verifierConfigShape,
   withAdapterRules,
 } from '@capcheck/shared';
@@ -49,8 +50,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     lifecycle,
-    trustProxy: config.TRUST_PROXY,
-    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
+    ...shellSettings(config),
   });
   serve(app, {
     port: config.PORT,

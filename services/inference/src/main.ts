@@ -15,6 +15,7 @@ import {
   remoteVerifier,
   serve,
   setting,
+  shellSettings,
   verifierConfigShape,
   withAdapterRules,
 } from '@capcheck/shared';
@@ -51,8 +52,7 @@ async function main(): Promise<void> {
     logger,
     metrics,
     lifecycle,
-    trustProxy: config.TRUST_PROXY,
-    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
+    ...shellSettings(config),
   });
   const stopBackground = await startInferenceBackground(service, events, logger);
   serve(app, {

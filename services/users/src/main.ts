@@ -10,6 +10,7 @@ import {
   openRateLimiters,
   serve,
   setting,
+  shellSettings,
   withAdapterRules,
 } from '@capcheck/shared';
 import { createApp } from './app';
@@ -41,8 +42,7 @@ async function main(): Promise<void> {
     logger,
     metrics: createMetrics(),
     lifecycle,
-    trustProxy: config.TRUST_PROXY,
-    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
+    ...shellSettings(config),
   });
   serve(app, {
     port: config.PORT,
