@@ -7,6 +7,16 @@ import { type BlobKey, type BlobStore, isBlobKey } from '../../ports/blobs';
 const errorCode = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 
+/** What `op` gives, or `fallback` when the file is not there; any other failure stays a failure. */
+async function unlessMissing<T>(op: Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return fallback;
+    throw err;
+  }
+}
+
 /**
  * Blobs as files under `root`, fanned out by the digest: `root/sha256/ab/cd/<64 hex>`. Writes go to a
  * temp file in the same directory, are fsynced, then renamed over the target, so a reader sees the
@@ -54,32 +64,18 @@ export async function createFilesystemBlobStore(root: string): Promise<BlobStore
     },
 
     async get(key) {
-      const path = pathOf(key);
-      try {
-        return await readFile(path);
-      } catch (err) {
-        if (errorCode(err) === 'ENOENT') return null;
-        throw err;
-      }
+      return unlessMissing(readFile(pathOf(key)), null);
     },
 
     async exists(key) {
-      const path = pathOf(key);
-      try {
-        return (await stat(path)).isFile();
-      } catch (err) {
-        if (errorCode(err) === 'ENOENT') return false;
-        throw err;
-      }
+      return unlessMissing(
+        stat(pathOf(key)).then((s) => s.isFile()),
+        false,
+      );
     },
 
     async delete(key) {
-      const path = pathOf(key);
-      try {
-        await unlink(path);
-      } catch (err) {
-        if (errorCode(err) !== 'ENOENT') throw err;
-      }
+      await unlessMissing(unlink(pathOf(key)), undefined);
     },
 
     async ping() {
