@@ -18,6 +18,15 @@ afterAll(() => sys.close());
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
+/** Valid-looking claims of an admin: what a forger would put in a token they cannot sign. */
+const adminClaims = () => ({
+  sub: userId,
+  role: 'admin',
+  iss: 'capcheck',
+  aud: 'capcheck-api',
+  iat: now(),
+  exp: now() + 300,
+});
 
 async function token(
   key: JWK,
@@ -59,14 +68,7 @@ describe('every forged or stale token gets 401 invalid_token', () => {
   test('HS256 with the public key as the HMAC secret (algorithm confusion)', async () => {
     const { d: _d, ...publicKey } = systemKey;
     const head = b64({ alg: 'HS256', typ: 'at+jwt', kid: systemKey.kid });
-    const body = b64({
-      sub: userId,
-      role: 'admin',
-      iss: 'capcheck',
-      aud: 'capcheck-api',
-      iat: now(),
-      exp: now() + 300,
-    });
+    const body = b64(adminClaims());
     const mac = createHmac('sha256', JSON.stringify(publicKey)).update(`${head}.${body}`).digest('base64url');
     expect((await me(`${head}.${body}.${mac}`)).status).toBe(401);
   });
@@ -98,14 +100,7 @@ describe('every forged or stale token gets 401 invalid_token', () => {
 
   test('tampered payload', async () => {
     const [head, , sig] = (await token(systemKey)).split('.');
-    const forged = b64({
-      sub: userId,
-      role: 'admin',
-      iss: 'capcheck',
-      aud: 'capcheck-api',
-      iat: now(),
-      exp: now() + 300,
-    });
+    const forged = b64(adminClaims());
     expect((await me(`${head}.${forged}.${sig}`)).status).toBe(401);
   });
 
