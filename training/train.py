@@ -13,12 +13,12 @@ Data (one of them, or both together):
 
 Every picture (synthetic or real) goes through the same preprocessing as serving:
   decode -> apply EXIF orientation -> flatten alpha onto white -> RGB ->
-  letterbox to 128x128 (scale so the longer side is 128, keep aspect ratio, centre,
-  pad with black (0,0,0)) -> uint8 HWC.
-Synthetic pictures are already 128x128, so this is the identity for them.
+  letterbox to SxS, S = --size, default 128 (scale so the longer side is S, keep aspect ratio,
+  centre, pad with black (0,0,0)) -> uint8 HWC.
+Synthetic pictures are rendered at SxS, so this is the identity for them.
 
 The exported ONNX graph contains the rest of the preprocessing:
-  input  "image"          uint8  [batch,128,128,3]  (NHWC, RGB, 0..255)
+  input  "image"          uint8  [batch,S,S,3]      (NHWC, RGB, 0..255)
   -> Cast float -> /255 -> (x - mean) / std -> transpose NCHW -> CNN -> Softmax
   output "probabilities"  float32 [batch,2]         (index 0 = "closed", 1 = "open")
 
@@ -57,18 +57,24 @@ MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 REPO = os.path.dirname(HERE)
-PREPROCESSING_TEXT = (
-    "Decode the picture, apply its EXIF orientation, flatten any alpha channel onto white, "
-    "convert to 8-bit sRGB with 3 channels, then letterbox to 128x128: scale so the longer side "
-    "is 128 px keeping the aspect ratio (Lanczos), centre it and pad the rest with black (0,0,0) "
-    "(sharp: fit 'contain', position 'centre', background black). Feed the raw RGB bytes, "
-    "row-major HWC, as uint8 [1,128,128,3]. Do NOT normalise: the graph does it."
-)
-SHARP_SNIPPET = (
-    "await sharp(buf).rotate().flatten({ background: '#ffffff' })"
-    ".resize(128, 128, { fit: 'contain', position: 'centre', background: { r: 0, g: 0, b: 0 } })"
-    ".removeAlpha().toColourspace('srgb').raw().toBuffer()"
-)
+
+
+def preprocessing_text(size):
+    return (
+        "Decode the picture, apply its EXIF orientation, flatten any alpha channel onto white, "
+        f"convert to 8-bit sRGB with 3 channels, then letterbox to {size}x{size}: scale so the longer side "
+        f"is {size} px keeping the aspect ratio (Lanczos), centre it and pad the rest with black (0,0,0) "
+        "(sharp: fit 'contain', position 'centre', background black). Feed the raw RGB bytes, "
+        f"row-major HWC, as uint8 [1,{size},{size},3]. Do NOT normalise: the graph does it."
+    )
+
+
+def sharp_snippet(size):
+    return (
+        "await sharp(buf).rotate().flatten({ background: '#ffffff' })"
+        f".resize({size}, {size}, {{ fit: 'contain', position: 'centre', background: {{ r: 0, g: 0, b: 0 }} }})"
+        ".removeAlpha().toColourspace('srgb').raw().toBuffer()"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -91,7 +97,7 @@ def load_folder(root):
     for i, f in enumerate(files):
         try:
             with Image.open(f) as im:
-                X[i] = letterbox(im)
+                X[i] = letterbox(im, SIZE)
             keep.append(i)
         except Exception as e:  # unreadable file: skip, but say so
             print(f"  skipping {f}: {e}")
@@ -118,8 +124,14 @@ def stratified_split(y, fracs, seed):
     return [np.sort(np.asarray(p, np.int64)) for p in parts]
 
 
-def synthetic(count, seed, workdir, start=0):
-    """Generated pictures, cached in workdir (keyed by generator source hash)."""
+def _generate_chunk(job):
+    seed, start, count, size = job
+    return generate.generate_arrays(count, seed, size, start=start)
+
+
+def synthetic(count, seed, workdir, start=0, workers=1):
+    """Generated pictures, cached in workdir (keyed by generator source hash). Picture i depends only on
+    (seed, i), so `workers` processes rendering chunks give the same arrays as one."""
     with open(generate.__file__, "rb") as f:
         ghash = hashlib.sha256(f.read()).hexdigest()[:12]
     path = os.path.join(workdir, f"synth_s{seed}_i{start}_n{count}_{SIZE}_{ghash}.npz")
@@ -129,10 +141,26 @@ def synthetic(count, seed, workdir, start=0):
         print(f"  loaded cached {path}")
         return z["X"], z["y"], metas, z["tops"]
     t0 = time.time()
-    X, y, metas, tops = generate.generate_arrays(count, seed, SIZE, progress=True, start=start)
+    if workers > 1 and count >= 2 * 250:
+        import multiprocessing as mp
+        jobs = [(seed, start + a, min(250, count - a), SIZE) for a in range(0, count, 250)]
+        parts = []
+        with mp.get_context("fork").Pool(workers) as pool:
+            for k, part in enumerate(pool.imap(_generate_chunk, jobs)):
+                parts.append(part)
+                if (k + 1) % 4 == 0:
+                    print(f"  generated {min(count, (k + 1) * 250)}/{count} (seed {seed}, {workers} processes) "
+                          f"in {time.time() - t0:.0f}s", flush=True)
+        X = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        metas = [m for p in parts for m in p[2]]
+        tops = np.concatenate([p[3] for p in parts])
+    else:
+        X, y, metas, tops = generate.generate_arrays(count, seed, SIZE, progress=True, start=start)
     print(f"  generated {count} pictures (seed {seed}) in {time.time() - t0:.0f}s")
     os.makedirs(workdir, exist_ok=True)
-    np.savez(path, X=X, y=y, metas=json.dumps(metas), tops=tops)
+    np.savez(path + ".part.npz", X=X, y=y, metas=json.dumps(metas), tops=tops)
+    os.replace(path + ".part.npz", path)  # a run that starts meanwhile never reads half a file
     return X, y, metas, tops
 
 
@@ -307,7 +335,7 @@ def augment(xb: torch.Tensor, tb: torch.Tensor, gen: torch.Generator, strength: 
     n = x.shape[0]
     flip = torch.rand(n, generator=gen) < 0.5
     x[flip] = x[flip].flip(2)
-    pad = 8
+    pad = SIZE // 16  # 8 px at 128
     xp = F.pad(x.permute(0, 3, 1, 2), (pad, pad, pad, pad), mode="replicate")
     offs = torch.randint(0, 2 * pad + 1, (n, 2), generator=gen)
     x = torch.stack([xp[i, :, offs[i, 0]:offs[i, 0] + SIZE, offs[i, 1]:offs[i, 1] + SIZE] for i in range(n)])
@@ -569,6 +597,7 @@ def try_prettier(paths):
 
 
 def main(argv=None):
+    global SIZE
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="folder with closed/ and open/ sub-folders of real pictures")
     ap.add_argument("--test-data", help="separate test folder (closed/, open/) for --data")
@@ -589,6 +618,8 @@ def main(argv=None):
     ap.add_argument("--top-bg-weight", type=float, default=0.1, help="class weight of 'no top here' cells")
     ap.add_argument("--jitter", type=float, default=0.5, help="photometric augmentation strength (0 = off)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--size", type=int, default=SIZE, help="input side in pixels (pictures are letterboxed to it)")
+    ap.add_argument("--gen-workers", type=int, default=1, help="processes that render synthetic pictures")
     ap.add_argument("--no-flip-tta", action="store_true",
                     help="do not average with the mirrored picture inside the exported graph")
     ap.add_argument("--init-checkpoint", help="start from this state_dict (fine-tuning)")
@@ -599,6 +630,7 @@ def main(argv=None):
                     help="residual blocks (identity at start) after the 64x64, 32x32, 16x16 and 8x8 stages")
     ap.add_argument("--workdir", default="/tmp/capcheck-train")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "1"))
+    ap.add_argument("--version", help="manifest version (default: the name of the --out folder)")
     ap.add_argument("--samples-dir", default=os.path.join(REPO, "models", "bottle-state", "samples"))
     ap.add_argument("--samples-seed", type=int, default=909)
     ap.add_argument("--samples-size", type=int, default=256)
@@ -607,6 +639,7 @@ def main(argv=None):
     if not args.data and not args.synthetic:
         ap.error("give --data DIR and/or --synthetic N")
 
+    SIZE = args.size
     t_start = time.time()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -620,10 +653,10 @@ def main(argv=None):
         n_tr = args.synthetic - n_val
         print(f"synthetic: {n_tr} train + {n_val} val (seed {args.seed}), {args.test_count} test "
               f"(seed {args.test_seed})")
-        X, y, _, tops = synthetic(args.synthetic, args.seed, args.workdir)
+        X, y, _, tops = synthetic(args.synthetic, args.seed, args.workdir, workers=args.gen_workers)
         train_parts.append((X[:n_tr], y[:n_tr], tops[:n_tr]))
         val_parts.append((X[n_tr:], y[n_tr:]))
-        Xte, yte, mte, _ = synthetic(args.test_count, args.test_seed, args.workdir)
+        Xte, yte, mte, _ = synthetic(args.test_count, args.test_seed, args.workdir, workers=args.gen_workers)
         tests["synthetic"] = (Xte, yte, mte)
         data_desc["synthetic"] = dict(
             generator="training/generate.py (numpy + PIL renderer, no external data)",
@@ -737,7 +770,7 @@ def main(argv=None):
     total = time.time() - t_start
     manifest = dict(
         name="bottle-state",
-        version="1",
+        version=args.version or os.path.basename(os.path.normpath(args.out)),
         task="binary image classification: is the (centred, largest) bottle closed or open?",
         labels=LABELS,
         file="model.onnx",
@@ -752,7 +785,7 @@ def main(argv=None):
             channels="RGB",
             range="0..255 raw bytes",
             resize=dict(width=SIZE, height=SIZE, fit="contain", position="centre", background=[0, 0, 0],
-                        kernel="lanczos3", description=PREPROCESSING_TEXT, sharp_example=SHARP_SNIPPET),
+                        kernel="lanczos3", description=preprocessing_text(SIZE), sharp_example=sharp_snippet(SIZE)),
         ),
         output=dict(name="probabilities", dtype="float32", shape=[None, len(LABELS)],
                     description="softmax probabilities in the order of `labels` (index 0 = closed, 1 = open); "
@@ -779,7 +812,7 @@ def main(argv=None):
             label_smoothing=args.label_smoothing,
             auxiliary_top_loss=dict(weight=args.top_weight, background_class_weight=args.top_bg_weight,
                                     note="synthetic pictures only; cells of 8 px (16x16 map) and 16 px (8x8 map)"),
-            augmentation="random horizontal flip, random shift up to 8 px (replicate padding), "
+            augmentation=f"random horizontal flip, random shift up to {SIZE // 16} px (replicate padding), "
                          f"brightness/contrast jitter (strength {args.jitter})",
             history=history,
             seconds=dict(data=round(t_data, 1), training=round(t_train, 1), total=round(total, 1)),
@@ -797,7 +830,8 @@ def main(argv=None):
         verification=verification,
         samples=dict(folder="../samples", seed=args.samples_seed,
                      note="synthetic pictures from a seed used neither for training nor for testing; "
-                          "256x256, so the service's letterbox step resizes them to 128x128",
+                          f"{args.samples_size}x{args.samples_size}, so the service's letterbox step resizes them "
+                          f"to {SIZE}x{SIZE}",
                      files=samples),
         trained_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         torch_version=torch.__version__,
@@ -829,7 +863,8 @@ def model_card(m):
     tm = m["test_metrics"]
     syn = m["training"]["data"].get("synthetic")
     real = m["training"]["data"].get("real")
-    lines = ["# bottle-state v1: model card", ""]
+    size = m["input"]["shape"][1]
+    lines = [f"# {m['name']} v{m['version']}: model card", ""]
     lines += ["Binary classifier for capcheck: is the bottle in the picture **closed** (crown cap, screw cap, "
               "wine screw cap or foil capsule on it) or **open** (no cap on the neck)?", ""]
     lines += ["## Files", ""]
@@ -838,12 +873,12 @@ def model_card(m):
               "- `manifest.json`: machine-readable contract, metrics and provenance.",
               "- `../samples/`: 2 closed and 2 open synthetic test pictures (see `samples` in the manifest).", ""]
     lines += ["## Input / output contract", ""]
-    lines += ["- Input `image`: `uint8`, NHWC, shape `[batch, 128, 128, 3]`, raw RGB bytes 0..255. "
+    lines += [f"- Input `image`: `uint8`, NHWC, shape `[batch, {size}, {size}, 3]`, raw RGB bytes 0..255. "
               "The batch dimension is dynamic.",
               "- Output `probabilities`: `float32`, shape `[batch, 2]`, softmax in label order "
               "`[\"closed\", \"open\"]` (index 0 = closed, index 1 = open).",
-              f"- Preprocessing the caller must do: {PREPROCESSING_TEXT}",
-              f"- With sharp: `{SHARP_SNIPPET}`",
+              f"- Preprocessing the caller must do: {preprocessing_text(size)}",
+              f"- With sharp: `{sharp_snippet(size)}`",
               f"- Normalisation is inside the graph: `(x / 255 - mean) / std` with mean `{m['normalization']['mean']}` "
               f"and std `{m['normalization']['std']}`, then NHWC to NCHW. Do not normalise before feeding.", ""]
     lines += ["## Training data", ""]
@@ -866,13 +901,16 @@ def model_card(m):
                   f"{syn['validation']['seed']} (indices {syn['validation']['indices'][0]}-"
                   f"{syn['validation']['indices'][1]}).",
                   f"- Held-out test: {syn['test']['count']} pictures, seed {syn['test']['seed']} (a different "
-                  "seed, never seen in training or model selection).", ""]
+                  "seed, never seen in training or model selection).",
+                  f"- Picture size: {syn['image_size']}x{syn['image_size']}, rendered at that size. Picture i of a "
+                  "seed has the same bottle, closure and scenario at any size; pixel-level draws (noise, JPEG "
+                  "quality) differ.", ""]
     for i, st in enumerate(m["training"].get("previous_stages") or []):
         d = st.get("data", {}).get("synthetic")
         if d:
             lines += [f"Before that (stage {i + 1}, whose result the next stage started from): {d['train']['count']} "
                       f"training pictures of seed {d['train']['seed']} and {d['validation']['count']} validation "
-                      f"pictures, {st.get('epochs')} epochs, `{st.get('command')}`"
+                      f"pictures at {d.get('image_size', 128)} px, {st.get('epochs')} epochs, `{st.get('command')}`"
                       + (f" (test accuracy {st['test_accuracy'] * 100:.2f}%)" if st.get("test_accuracy") else "")
                       + ".", ""]
         elif st.get("onnx"):
@@ -909,7 +947,8 @@ def model_card(m):
                   f"{ortv.get('reference_pictures')} test pictures, batch sizes {ortv.get('dynamic_batch_checked')}"
                   + (f", accuracy {ortv['synthetic_accuracy']['accuracy'] * 100:.2f}% on the "
                      f"{ortv['synthetic_accuracy']['count']} test pictures" if ortv.get("synthetic_accuracy") else "")
-                  + f"; checks {'passed' if ortv.get('passed') else 'FAILED'}. Not yet run in onnxruntime-node.", ""]
+                  + f"; checks {'passed' if ortv.get('passed') else 'FAILED'}. The service runs it in onnxruntime-node "
+                    "(its tests and `pnpm bench`).", ""]
     else:
         lines += ["The exported graph has passed `onnx.checker`; it has not been run in onnxruntime here (see "
                   "`training/verify_onnx.py`), nor in onnxruntime-node.", ""]
@@ -933,19 +972,21 @@ def model_card(m):
               "- Probabilities are softmax scores, not calibrated on real data.", ""]
     lines += ["## Retraining on real photos", "",
               "Put pictures into `DIR/closed/` and `DIR/open/` (jpg, png, webp, ...; any size: they are "
-              "letterboxed to 128x128 exactly as the service does). Then, from the repository root:", "",
+              f"letterboxed to {size}x{size} exactly as the service does). Then, from the repository root:", "",
               "```sh",
-              "nice -n 19 /usr/bin/python3 training/train.py --data DIR --epochs 30",
+              f"nice -n 19 /usr/bin/python3 training/train.py --data DIR --epochs 30 --size {size} "
+              f"--out models/{m['name']}/<new version>",
               "```", "",
               "This holds out 15% of each class as the test set (`--test-frac`, `--split-seed`), or use "
               "`--test-data DIR2` for a separate test folder. Add `--synthetic 9000` to train on real and "
               "synthetic pictures together (both test sets are reported), and "
               "`--init-checkpoint /tmp/capcheck-train/model.pt` to fine-tune the synthetic model. The script "
-              "overwrites `model.onnx`, `manifest.json` and this card in `models/bottle-state/1/`; use "
-              "`--out` to write elsewhere. See `training/README.md`.", ""]
+              "writes `model.onnx`, `manifest.json` and a model card into the `--out` folder; the service "
+              "serves the highest version number in `MODEL_DIR`. See `training/README.md`.", ""]
     lines += ["## Provenance", "",
               f"- Trained {m['trained_at']} with torch {m['torch_version']}, numpy {m['numpy_version']}, "
-              f"Python {m['python_version']}, on {m['training']['threads']} CPU thread.",
+              f"Python {m['python_version']}, on {m['training']['threads']} CPU thread"
+              f"{'s' if m['training']['threads'] > 1 else ''}.",
               (f"- Fine-tuned from a checkpoint trained earlier (see Training data); the times below are for this "
                f"stage only, earlier stages: " + ", ".join(f"{st['seconds']['total'] / 60:.1f} min"
                                                           for st in m["training"]["previous_stages"]

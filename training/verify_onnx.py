@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check models/bottle-state/1/model.onnx with onnxruntime (needs onnxruntime, numpy, PIL; no torch).
+"""Check a model.onnx written by train.py (default: the newest models/bottle-state/<version>/) with onnxruntime (needs onnxruntime, numpy, PIL; no torch).
 
   * input/output names, dtypes and shapes match the contract in manifest.json
   * the dynamic batch dimension works (batch 1, 3 and 64)
@@ -29,12 +29,17 @@ sys.path.insert(0, HERE)
 from preprocess import load_image  # noqa: E402
 
 REPO = os.path.dirname(HERE)
-MODEL_DIR = os.path.join(REPO, "models", "bottle-state", "1")
+MODELS = os.path.join(REPO, "models", "bottle-state")
+
+
+def newest_version_dir():
+    versions = [d for d in os.listdir(MODELS) if d.isdigit() and os.path.exists(os.path.join(MODELS, d, "manifest.json"))]
+    return os.path.join(MODELS, max(versions, key=int))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model-dir", default=MODEL_DIR)
+    ap.add_argument("--model-dir", default=newest_version_dir())
     ap.add_argument("--reference", default="/tmp/capcheck-train/reference_batch.npz")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--synthetic-count", type=int, default=0)
@@ -48,6 +53,7 @@ def main(argv=None):
     with open(mpath) as f:
         manifest = json.load(f)
     labels = manifest["labels"]
+    _, height, width, _ = manifest["input"]["shape"]
     so_opts = ort.SessionOptions()
     so_opts.intra_op_num_threads = 1  # shared machine: one core
     so_opts.inter_op_num_threads = 1
@@ -67,14 +73,14 @@ def main(argv=None):
 
     check(so.name == manifest["input"]["name"] == "image", f"input name {so.name}")
     check(so.type == "tensor(uint8)", f"input type {so.type}")
-    check(list(so.shape[1:]) == [128, 128, 3] and not isinstance(so.shape[0], int), f"input shape {so.shape}")
+    check(list(so.shape[1:]) == [height, width, 3] and not isinstance(so.shape[0], int), f"input shape {so.shape}")
     check(oo.name == manifest["output"]["name"] == "probabilities", f"output name {oo.name}")
     check(oo.type == "tensor(float)", f"output type {oo.type}")
     check(list(oo.shape[1:]) == [len(labels)], f"output shape {oo.shape}")
 
     rng = np.random.default_rng(0)
     for b in (1, 3, 64):
-        x = rng.integers(0, 256, (b, 128, 128, 3), dtype=np.uint8)
+        x = rng.integers(0, 256, (b, height, width, 3), dtype=np.uint8)
         p = sess.run(["probabilities"], {"image": x})[0]
         check(p.shape == (b, len(labels)) and np.allclose(p.sum(1), 1, atol=1e-5), f"batch {b}: shape {p.shape}, rows sum to 1")
     res["dynamic_batch_checked"] = [1, 3, 64]
@@ -96,7 +102,7 @@ def main(argv=None):
     sdir = os.path.normpath(os.path.join(args.model_dir, manifest.get("samples", {}).get("folder", "../samples")))
     sres = []
     for s in samples:
-        x = load_image(os.path.join(sdir, s["file"]))[None]
+        x = load_image(os.path.join(sdir, s["file"]), width)[None]
         p = sess.run(["probabilities"], {"image": x})[0][0]
         pred = labels[int(p.argmax())]
         check(pred == s["label"], f"sample {s['file']}: label {s['label']}, predicted {pred} "
@@ -107,7 +113,7 @@ def main(argv=None):
 
     if args.synthetic_count:
         import generate
-        X, y, _, _ = generate.generate_arrays(args.synthetic_count, args.synthetic_seed, 128)
+        X, y, _, _ = generate.generate_arrays(args.synthetic_count, args.synthetic_seed, width)
         preds = []
         for i in range(0, len(X), 256):
             preds.append(sess.run(["probabilities"], {"image": X[i:i + 256]})[0].argmax(1))
