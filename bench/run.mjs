@@ -224,8 +224,18 @@ async function benchInference(accessToken) {
     console.log(`${''.padEnd(44)} measured: ${rate.toFixed(0)} images/s over ${n} distinct images`);
     return { result, rate };
   };
+  // What the local process serves: the newest shipped version.
+  const inference = require(join(root, 'services/inference/dist/index.js'));
+  const models = join(root, 'models');
+  const manifest = await inference.readModelManifest(
+    models,
+    'bottle-state',
+    await inference.latestVersion(models, 'bottle-state'),
+  );
+  const [height, width] = manifest.inputShape;
   console.log(
-    `inference: ${sample.length} B generated JPEG (256×256), model bottle-state/1, ${availableParallelism()} workers`,
+    `inference: ${sample.length} B generated JPEG (256×256), model bottle-state/${manifest.version} ` +
+      `(${width}×${height} input), ${availableParallelism()} workers`,
   );
   const one = await uncached('GET /predict uncached, 1 client', 1, 1500);
   const many = await uncached('GET /predict uncached, 16 clients', 16, 3000);
@@ -238,15 +248,13 @@ async function benchInference(accessToken) {
   });
 
   // The bare limit, in this process, with the server idle.
-  const inference = require(join(root, 'services/inference/dist/index.js'));
-  const manifest = await inference.readModelManifest(join(root, 'models'), 'bottle-state', '1');
   const ort = require(join(root, 'services/inference/node_modules/onnxruntime-node'));
   const session = await ort.InferenceSession.create(manifest.modelPath, { intraOpNumThreads: 1 });
   const n = 1000;
   let started = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const pixels = await inference.preprocess(sample, manifest, 40e6);
-    await session.run({ image: new ort.Tensor('uint8', pixels, [1, 128, 128, 3]) });
+    await session.run({ image: new ort.Tensor('uint8', pixels, [1, ...manifest.inputShape]) });
   }
   const single = n / (Number(process.hrtime.bigint() - started) / 1e9);
   console.log(`${'bare: sharp + session.run, 1 thread, loop'.padEnd(44)} ${single.toFixed(0).padStart(7)} images/s`);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { suiteFor, uploadFile } from '../../test-support/http';
 import { password, signUp, startLocal, type LocalSystem } from '../../test-support/local';
+import { bundledModels, modelName, servedModel } from '../../test-support/models';
 
 /*
  * The web page in real headless Chromium against the whole local process (real API, real model).
@@ -15,7 +16,7 @@ const webDir = join(__dirname, '..', 'dist');
 // Every run writes them; only `pnpm screenshots` writes the committed set in docs/screenshots (a normal
 // run would otherwise leave the tree dirty: each shot shows the run's own dates and keys).
 const screenshots = process.env.SCREENSHOTS_DIR ?? join(__dirname, '..', '..', 'test-results', 'screenshots');
-const samples = join(__dirname, '..', '..', 'models', 'bottle-state', 'samples');
+const samples = join(bundledModels, modelName, 'samples');
 
 const unavailable = !existsSync(chromiumPath)
   ? `${chromiumPath} is missing (Debian: apt-get install chromium)`
@@ -30,10 +31,12 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
   jest.setTimeout(60_000);
   let sys: LocalSystem;
   let browser: Browser;
+  let version: string;
   const adminEmail = 'grace@example.com';
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
+    version = (await servedModel()).version;
     [sys, browser] = await Promise.all([
       startLocal({ WEB_DIR: webDir, ADMIN_EMAILS: adminEmail }),
       chromium.launch({
@@ -114,7 +117,7 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       const confidence = await verdict.getByText(/^Confidence/).textContent();
       expect(confidence).toMatch(/^Confidence \d{2}(\.\d+)? %$/);
       expect(Number(/([\d.]+) %/.exec(confidence ?? '')?.[1])).toBeGreaterThan(90);
-      expect(await verdict.textContent()).toMatch(/Model bottle-state version 1/);
+      expect(await verdict.textContent()).toContain(`Model bottle-state version ${version}`);
       await page.getByRole('img', { name: 'Preview of closed-1.jpg' }).waitFor();
       await shot(page, 'desktop-verdict');
 
@@ -321,7 +324,10 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       const nav = page.getByRole('navigation', { name: 'Main' });
       expect(await nav.getByRole('link', { name: 'Grafana' }).getAttribute('href')).toBe('/admin/grafana/');
       await nav.getByRole('link', { name: 'Request logs' }).click();
-      const row = page.getByRole('row').filter({ hasText: 'open' }).filter({ hasText: 'bottle-state v1' });
+      const row = page
+        .getByRole('row')
+        .filter({ hasText: 'open' })
+        .filter({ hasText: `bottle-state v${version}` });
       await row.first().waitFor();
       await shot(page, 'desktop-request-logs');
       expect(problems).toEqual([]);

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { createLogger, createRabbitMqEventBus, type EventBus } from '@capcheck/shared';
-import { startInferenceBackground } from '@capcheck/inference';
+import { startInferenceBackground, type ModelManifest } from '@capcheck/inference';
 import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
 import { suiteFor, tcpUnreachable, uniqueEmail, uploadFile } from '../../../test-support/http';
 import { waitFor } from '../../../test-support/poll';
+import { samplePicture, servedModel } from '../../../test-support/models';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
-const sample = readFileSync(join(__dirname, '..', '..', '..', 'models', 'bottle-state', 'samples', 'closed-1.jpg'));
+const sample = samplePicture('closed-1.jpg');
+let served: ModelManifest;
+beforeAll(async () => {
+  served = await servedModel();
+});
 
 /** Upload → the consumer precomputes → the first GET is already cached; delete → the verdict goes. */
 async function precomputeAndForget(sys: LocalSystem) {
@@ -25,7 +28,7 @@ async function precomputeAndForget(sys: LocalSystem) {
   expect(uploaded.status).toBe(201);
   const sha256 = String(uploaded.body.sha256);
   const stored = await waitFor('the precomputed prediction', () =>
-    sys.metadata.predictions.find(sha256, 'bottle-state', '1'),
+    sys.metadata.predictions.find(sha256, 'bottle-state', served.version),
   );
   expect(stored.label).toBe('closed');
   const res = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: user.accessToken });
@@ -33,7 +36,7 @@ async function precomputeAndForget(sys: LocalSystem) {
 
   await sys.api.delete(`/images/${String(uploaded.body.id)}`, { token: user.accessToken });
   await waitFor('the prediction to be forgotten', async () =>
-    (await sys.metadata.predictions.find(sha256, 'bottle-state', '1')) === null ? true : undefined,
+    (await sys.metadata.predictions.find(sha256, 'bottle-state', served.version)) === null ? true : undefined,
   );
 }
 
@@ -77,7 +80,9 @@ test('a deleted image whose bytes another image shares keeps its verdict', async
     const first = await uploadFile(sys.baseUrl, a.accessToken, { bytes: sample });
     const second = await uploadFile(sys.baseUrl, b.accessToken, { bytes: sample });
     const sha256 = String(first.body.sha256);
-    await waitFor('the precomputed prediction', () => sys.metadata.predictions.find(sha256, 'bottle-state', '1'));
+    await waitFor('the precomputed prediction', () =>
+      sys.metadata.predictions.find(sha256, 'bottle-state', served.version),
+    );
     await sys.api.delete(`/images/${String(first.body.id)}`, { token: a.accessToken });
     // Handle that delete event as the consumer does (whenever it gets to it): the twin keeps the verdict.
     const handled = await sys.inference.domain.forget({
@@ -88,7 +93,7 @@ test('a deleted image whose bytes another image shares keeps its verdict', async
       sha256,
     });
     expect(handled).toBe('ack');
-    expect(await sys.metadata.predictions.find(sha256, 'bottle-state', '1')).not.toBeNull();
+    expect(await sys.metadata.predictions.find(sha256, 'bottle-state', served.version)).not.toBeNull();
     const res = await sys.api.get(`/predict/${String(second.body.id)}`, { token: b.accessToken });
     expect(res.body).toMatchObject({ cached: true });
   } finally {

@@ -5,18 +5,25 @@ import { join } from 'node:path';
 import { signUp, startLocal } from '../../../test-support/local';
 import { uniqueEmail, uploadFile } from '../../../test-support/http';
 import { png } from '../../../test-support/images';
+import { bundledModels, servedModel } from '../../../test-support/models';
 
-const bundled = join(__dirname, '..', '..', '..', 'models');
+let version: string;
+beforeAll(async () => {
+  version = (await servedModel()).version;
+});
 
-/** A copy of the shipped model repository, to break in one way or another. */
-function modelDirCopy(): string {
+/**
+ * A copy of the shipped model repository and the folder of the version it serves, to break in one way
+ * or another. Older versions stay intact: a broken newest version must not quietly fall back to them.
+ */
+function modelDirCopy(): { dir: string; served: string } {
   const dir = mkdtempSync(join(tmpdir(), 'capcheck-models-'));
-  cpSync(bundled, dir, { recursive: true });
-  return dir;
+  cpSync(bundledModels, dir, { recursive: true });
+  return { dir, served: join(dir, 'bottle-state', version) };
 }
 
-async function expectBrokenButAlive(modelDir: string, reason: RegExp) {
-  const sys = await startLocal({ MODEL_DIR: modelDir });
+async function expectBrokenButAlive(modelDir: string, reason: RegExp, env: Record<string, string> = {}) {
+  const sys = await startLocal({ MODEL_DIR: modelDir, ...env });
   try {
     const ready = await sys.api.get<{ status: string; checks: Record<string, string> }>('/readyz');
     expect(ready.status).toBe(503);
@@ -40,16 +47,22 @@ test('a missing model folder: readiness fails naming it, the process stays up', 
   await expectBrokenButAlive(mkdtempSync(join(tmpdir(), 'capcheck-empty-')), /model folder not found: .*bottle-state/);
 });
 
+test('a MODEL_VERSION that is not shipped: readiness names the manifest it looked for', async () => {
+  await expectBrokenButAlive(bundledModels, /model manifest not found: .*bottle-state\/999\/manifest\.json/, {
+    MODEL_VERSION: '999',
+  });
+});
+
 test('a missing model file: readiness names the file', async () => {
-  const dir = modelDirCopy();
-  const manifest = JSON.parse(readFileSync(join(dir, 'bottle-state', '1', 'manifest.json'), 'utf8'));
-  writeFileSync(join(dir, 'bottle-state', '1', 'manifest.json'), JSON.stringify({ ...manifest, file: 'gone.onnx' }));
-  await expectBrokenButAlive(dir, /model file not found: .*bottle-state\/1\/gone\.onnx/);
+  const { dir, served } = modelDirCopy();
+  const manifest = JSON.parse(readFileSync(join(served, 'manifest.json'), 'utf8'));
+  writeFileSync(join(served, 'manifest.json'), JSON.stringify({ ...manifest, file: 'gone.onnx' }));
+  await expectBrokenButAlive(dir, new RegExp(`model file not found: .*bottle-state/${version}/gone\\.onnx`));
 });
 
 test('a model file that does not match its manifest sha256 is refused', async () => {
-  const dir = modelDirCopy();
-  const path = join(dir, 'bottle-state', '1', 'model.onnx');
+  const { dir, served } = modelDirCopy();
+  const path = join(served, 'model.onnx');
   const bytes = readFileSync(path);
   bytes[bytes.length - 1] ^= 0xff;
   writeFileSync(path, bytes);
@@ -57,11 +70,11 @@ test('a model file that does not match its manifest sha256 is refused', async ()
 });
 
 test('a corrupt model file (whose sha256 the manifest agrees with): onnxruntime refuses it, readiness names it', async () => {
-  const dir = modelDirCopy();
-  const path = join(dir, 'bottle-state', '1', 'model.onnx');
+  const { dir, served } = modelDirCopy();
+  const path = join(served, 'model.onnx');
   const garbage = Buffer.from('this is not an ONNX model');
   writeFileSync(path, garbage);
-  const manifestPath = join(dir, 'bottle-state', '1', 'manifest.json');
+  const manifestPath = join(served, 'manifest.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   writeFileSync(
     manifestPath,
@@ -71,8 +84,8 @@ test('a corrupt model file (whose sha256 the manifest agrees with): onnxruntime 
 });
 
 test('an invalid manifest is named with the field at fault', async () => {
-  const dir = modelDirCopy();
-  const manifestPath = join(dir, 'bottle-state', '1', 'manifest.json');
+  const { dir, served } = modelDirCopy();
+  const manifestPath = join(served, 'manifest.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   writeFileSync(manifestPath, JSON.stringify({ ...manifest, labels: ['only-one'] }));
   await expectBrokenButAlive(dir, /manifest is invalid: .*manifest\.json: labels/);

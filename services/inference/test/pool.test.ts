@@ -1,13 +1,12 @@
-import { join } from 'node:path';
-import { createInferencePool, readModelManifest, type ModelManifest } from '@capcheck/inference';
+import { createInferencePool, type ModelManifest } from '@capcheck/inference';
+import { servedModel } from '../../../test-support/models';
 
-const modelDir = join(__dirname, '..', '..', '..', 'models');
 let manifest: ModelManifest;
 beforeAll(async () => {
-  manifest = await readModelManifest(modelDir, 'bottle-state', '1');
+  manifest = await servedModel();
 });
 
-const image = (fill: number) => new Uint8Array(128 * 128 * 3).fill(fill);
+const image = (fill: number) => new Uint8Array(manifest.inputShape.reduce((a, b) => a * b)).fill(fill);
 
 const openPool = (options: {
   workers?: number;
@@ -62,7 +61,9 @@ test('a full queue refuses new work with a 503-kind error instead of growing', a
 test('input of the wrong size is refused before it reaches a worker', async () => {
   const pool = await openPool({ maxBatch: 1, maxQueue: 3 });
   try {
-    await expect(pool.run(new Uint8Array(10))).rejects.toThrow(/expected 49152 bytes/);
+    await expect(pool.run(new Uint8Array(10))).rejects.toThrow(
+      `expected ${manifest.inputShape.reduce((a, b) => a * b)} bytes, got 10`,
+    );
   } finally {
     await pool.close();
   }

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { blobKeyForSha256, newId, type ImageId, type UserId } from '@capcheck/shared';
 import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
 import { uniqueEmail, uploadFile } from '../../../test-support/http';
 import { png } from '../../../test-support/images';
-
-const samples = join(__dirname, '..', '..', '..', 'models', 'bottle-state', 'samples');
-const sample = (name: string) => readFileSync(join(samples, name));
+import { samplePicture as sample, servedModel } from '../../../test-support/models';
+import type { ModelManifest } from '@capcheck/inference';
 
 interface Prediction {
   imageId: string;
@@ -20,8 +17,10 @@ interface Prediction {
 
 let sys: LocalSystem;
 let adminToken: string;
+let served: ModelManifest;
 const adminEmail = uniqueEmail('admin');
 beforeAll(async () => {
+  served = await servedModel();
   sys = await startLocal({ ADMIN_EMAILS: adminEmail });
   adminToken = (await signUp(sys.api, adminEmail)).accessToken;
 });
@@ -48,7 +47,7 @@ test.each([
       label,
       confidence: expect.any(Number),
       scores: { closed: expect.any(Number), open: expect.any(Number) },
-      model: { name: 'bottle-state', version: '1' },
+      model: { name: 'bottle-state', version: served.version },
       cached: false,
     });
     expect(first.body.confidence).toBeGreaterThan(0.5);
@@ -118,9 +117,9 @@ test('GET /models describes the loaded model', async () => {
     items: [
       {
         name: 'bottle-state',
-        version: '1',
+        version: served.version,
         labels: ['closed', 'open'],
-        input: { dtype: 'uint8', layout: 'NHWC', shape: [null, 128, 128, 3] },
+        input: { dtype: 'uint8', layout: 'NHWC', shape: [null, ...served.inputShape] },
         testMetrics: expect.any(Object),
       },
     ],
@@ -153,7 +152,7 @@ describe('request logs', () => {
         label: 'open',
         confidence: expect.any(Number),
         modelName: 'bottle-state',
-        modelVersion: '1',
+        modelVersion: served.version,
         cached: false,
         latencyMs: expect.any(Number),
       },
@@ -208,7 +207,7 @@ describe('request logs', () => {
       label: 'open',
       confidence: 0.9,
       modelName: 'bottle-state',
-      modelVersion: '1',
+      modelVersion: served.version,
       cached: false,
       latencyMs: 1,
     };
