@@ -4,6 +4,32 @@ import Database from 'better-sqlite3';
 
 export type SqliteDatabase = Database.Database;
 
+/** What the repositories need of a database: a compiled statement for a SQL text, and transactions. */
+export interface StatementSource {
+  prepare(sql: string): Database.Statement;
+  transaction: SqliteDatabase['transaction'];
+}
+
+/**
+ * Each SQL text compiled once and reused: compiling cost more than running the small statements a
+ * request makes (12 % of a cached prediction's CPU time in a profile). The texts are constants or a
+ * few combinations of optional filters, so the cache stays small.
+ */
+export function cachedStatements(db: SqliteDatabase): StatementSource {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    transaction: (fn) => db.transaction(fn),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = db.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 /**
  * Schema versions, applied in order inside one transaction each. Append; never edit a shipped step.
  * Dates are integer milliseconds since the epoch.

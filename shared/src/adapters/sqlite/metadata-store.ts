@@ -21,7 +21,7 @@ import {
   type UserRecord,
   type UserRepository,
 } from '../../ports/metadata';
-import { openSqlite, type SqliteDatabase } from './database';
+import { cachedStatements, openSqlite, type StatementSource } from './database';
 
 interface UserRow {
   id: string;
@@ -115,7 +115,7 @@ const isUniqueViolation = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 
 class SqliteUsers implements UserRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: StatementSource) {}
 
   async create(u: UserRecord): Promise<void> {
     try {
@@ -166,7 +166,7 @@ class SqliteUsers implements UserRepository {
 }
 
 class SqliteRefreshTokens implements RefreshTokenRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: StatementSource) {}
 
   async create(t: RefreshTokenRecord): Promise<void> {
     this.db
@@ -213,7 +213,7 @@ class SqliteRefreshTokens implements RefreshTokenRepository {
 }
 
 class SqliteApiKeys implements ApiKeyRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: StatementSource) {}
 
   async create(k: ApiKeyRecord): Promise<void> {
     this.db
@@ -258,7 +258,7 @@ class SqliteApiKeys implements ApiKeyRepository {
 }
 
 class SqliteImages implements ImageRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: StatementSource) {}
 
   async create(i: ImageRecord): Promise<void> {
     this.db
@@ -328,7 +328,7 @@ interface PredictionRow {
 }
 
 class SqlitePredictions implements PredictionRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+  constructor(private readonly db: StatementSource) {}
 
   async find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null> {
     const row = this.db
@@ -406,9 +406,48 @@ const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
 });
 
 class SqlitePredictionLogs implements PredictionLogRepository {
-  constructor(private readonly db: SqliteDatabase) {}
+  /** Records of this event-loop turn, waiting for one transaction, and their callers. */
+  private waiting: { record: PredictionLogRecord; written: (err?: unknown) => void }[] = [];
+  private readonly insertAll: (records: PredictionLogRecord[]) => void;
 
-  async append(l: PredictionLogRecord): Promise<void> {
+  constructor(private readonly db: StatementSource) {
+    this.insertAll = db.transaction((records: PredictionLogRecord[]) => {
+      for (const record of records) this.insert(record);
+    });
+  }
+
+  /**
+   * The records of requests that arrive in the same event-loop turn are written in one transaction:
+   * one WAL commit instead of one per request. Each caller's promise still settles only once its own
+   * record is written (or failed), so nothing is acknowledged before it is stored.
+   */
+  append(record: PredictionLogRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ record, written: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (this.waiting.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      this.insertAll(batch.map((w) => w.record));
+      for (const w of batch) w.written();
+    } catch {
+      // The transaction rolled back as a whole: one at a time, so a bad record fails alone.
+      for (const w of batch) {
+        try {
+          this.insert(w.record);
+          w.written();
+        } catch (err) {
+          w.written(err);
+        }
+      }
+    }
+  }
+
+  private insert(l: PredictionLogRecord): void {
     this.db
       .prepare(
         `INSERT INTO prediction_logs (id, at, image_id, user_id, api_key_id, client_ip, user_agent, image_format,
@@ -462,15 +501,16 @@ class SqlitePredictionLogs implements PredictionLogRepository {
 /** The embedded default: one SQLite file holds every repository. */
 export function createSqliteMetadataStore(path: string): MetadataStore {
   const db = openSqlite(path);
+  const statements = cachedStatements(db);
   return {
-    users: new SqliteUsers(db),
-    refreshTokens: new SqliteRefreshTokens(db),
-    apiKeys: new SqliteApiKeys(db),
-    images: new SqliteImages(db),
-    predictions: new SqlitePredictions(db),
-    predictionLogs: new SqlitePredictionLogs(db),
+    users: new SqliteUsers(statements),
+    refreshTokens: new SqliteRefreshTokens(statements),
+    apiKeys: new SqliteApiKeys(statements),
+    images: new SqliteImages(statements),
+    predictions: new SqlitePredictions(statements),
+    predictionLogs: new SqlitePredictionLogs(statements),
     async ping() {
-      db.prepare('SELECT 1').get();
+      statements.prepare('SELECT 1').get();
     },
     async close() {
       if (db.open) db.close();
