@@ -278,6 +278,21 @@ async function benchInference(accessToken) {
   const bare = (2 * n) / (Number(process.hrtime.bigint() - started) / 1e9);
   await pool.close();
   console.log(`${'bare: sharp + worker pool, 16 in flight'.padEnd(44)} ${bare.toFixed(0).padStart(7)} images/s`);
+
+  // Does batching pay on this CPU? session.run alone, per image, at batch 1 and 8.
+  const pixels = await inference.preprocess(sample, manifest, 40e6);
+  for (const size of [1, 8]) {
+    const batch = new Uint8Array(size * pixels.length);
+    for (let i = 0; i < size; i++) batch.set(pixels, i * pixels.length);
+    const input = { image: new ort.Tensor('uint8', batch, [size, ...manifest.inputShape]) };
+    const runs = Math.ceil(400 / size);
+    started = process.hrtime.bigint();
+    for (let i = 0; i < runs; i++) await session.run(input);
+    const perImage = Number(process.hrtime.bigint() - started) / 1e6 / (runs * size);
+    console.log(
+      `${`session.run alone, batch ${size}, 1 thread`.padEnd(44)} ${perImage.toFixed(2).padStart(7)} ms per image`,
+    );
+  }
   console.log(
     `serving/bare: 1 client ${((one.rate / single) * 100).toFixed(0)}% of 1-thread bare; 16 clients ${((many.rate / bare) * 100).toFixed(0)}% of the pool bare limit`,
   );
