@@ -8,8 +8,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { client, uniqueEmail, uploadFile } from '../test-support/http';
-import { readFileSync } from 'node:fs';
 import { jpeg } from '../test-support/images';
+import { samplePicture } from '../test-support/models';
 
 const root = join(__dirname, '..');
 
@@ -85,7 +85,7 @@ test('users, images and inference as separate processes: JWKS over HTTP, inferen
     while ((await inferenceApi.get('/readyz')).status !== 200 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const sample = readFileSync(join(root, 'models', 'bottle-state', 'samples', 'open-1.jpg'));
+    const sample = samplePicture('open-1.jpg');
     expect((await inferenceApi.get('/readyz')).body).toMatchObject({ status: 'ready', checks: { model: 'ok' } });
     const open = await uploadFile(imagesUrl, login.body.accessToken, { bytes: sample });
     const predicted = await inferenceApi.get(`/predict/${String(open.body.id)}`, { token: login.body.accessToken });

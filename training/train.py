@@ -141,15 +141,16 @@ def synthetic(count, seed, workdir, start=0, workers=1):
         print(f"  loaded cached {path}")
         return z["X"], z["y"], metas, z["tops"]
     t0 = time.time()
-    if workers > 1 and count >= 2 * 250:
+    chunk = 250
+    if workers > 1 and count >= 2 * chunk:
         import multiprocessing as mp
-        jobs = [(seed, start + a, min(250, count - a), SIZE) for a in range(0, count, 250)]
+        jobs = [(seed, start + a, min(chunk, count - a), SIZE) for a in range(0, count, chunk)]
         parts = []
         with mp.get_context("fork").Pool(workers) as pool:
             for k, part in enumerate(pool.imap(_generate_chunk, jobs)):
                 parts.append(part)
                 if (k + 1) % 4 == 0:
-                    print(f"  generated {min(count, (k + 1) * 250)}/{count} (seed {seed}, {workers} processes) "
+                    print(f"  generated {min(count, (k + 1) * chunk)}/{count} (seed {seed}, {workers} processes) "
                           f"in {time.time() - t0:.0f}s", flush=True)
         X = np.concatenate([p[0] for p in parts])
         y = np.concatenate([p[1] for p in parts])

@@ -7,6 +7,7 @@ import { parse, stringify } from 'yaml';
 import { suiteFor, uniqueEmail, uploadFile } from '../../test-support/http';
 import { signUp, startLocal, type LocalSystem } from '../../test-support/local';
 import { waitFor } from '../../test-support/poll';
+import { samplePicture } from '../../test-support/models';
 import {
   collectQueries,
   labelUses,
@@ -26,7 +27,6 @@ import {
  */
 
 const queries = collectQueries();
-const samples = join(monitoringDir, '..', 'models', 'bottle-state', 'samples');
 
 interface Traefik {
   [name: string]: { type: string; labels: string[] };
@@ -136,7 +136,7 @@ suiteFor(
       const user = await signUp(sys.api, uniqueEmail('prom'));
       for (const file of ['closed-1.jpg', 'open-1.jpg']) {
         const uploaded = await uploadFile(sys.baseUrl, user.accessToken, {
-          bytes: readFileSync(join(samples, file)),
+          bytes: samplePicture(file),
           filename: file,
         });
         expect(uploaded.status).toBe(201);
