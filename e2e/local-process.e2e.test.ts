@@ -12,6 +12,10 @@ import { jpeg, png } from '../test-support/images';
 
 const entry = join(__dirname, '..', 'local', 'dist', 'main.js');
 
+// Each test starts the built process (two of them twice): about 10 s on an idle machine, 20 s and more
+// on a busy one, where the default 20 s would fail a test for the machine's load, not the code.
+jest.setTimeout(60_000);
+
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {

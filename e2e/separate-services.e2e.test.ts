@@ -1,6 +1,7 @@
 /**
  * The production shape without Docker: users and images as separate built processes, images checking
- * tokens against the users service's JWKS over HTTP, and sharing one metadata store only by config.
+ * tokens against the users service's JWKS over HTTP; each keeps its own tables (here in one SQLite file
+ * under a shared DATA_DIR, each with its own schema version).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -107,4 +108,5 @@ test('users, images and inference as separate processes: JWKS over HTTP, inferen
   expect(await inference.exited).toBe(0);
   expect(await images.exited).toBe(0);
   expect(await users.exited).toBe(0);
-});
+  // Three processes start and one loads the model: ~10 s on an idle machine, over 20 s on a busy one.
+}, 60_000);

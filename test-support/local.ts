@@ -6,24 +6,25 @@ import {
   createLogger,
   createMemoryRateLimiters,
   createMetrics,
-  createSqliteMetadataStore,
+  defaultSqlitePath,
   Lifecycle,
   loadConfig,
   openEventBus,
   type BlobStore,
   type EventBus,
-  type MetadataStore,
 } from '@capcheck/shared';
 import {
   bcryptHasher,
+  createSqliteUsersStore,
   createSigningKeyRing,
   generateSigningJwks,
   importSigningKeys,
   type SigningKeyRing,
 } from '@capcheck/users';
-import { createLocalApp, localConfigSchema } from '@capcheck/local';
+import { createLocalApp, localConfigSchema, type LocalDeps } from '@capcheck/local';
 import type { Express } from 'express';
-import type { InferenceService } from '@capcheck/inference';
+import { createSqliteImagesStore } from '@capcheck/images';
+import { createSqliteInferenceStore, type InferenceService } from '@capcheck/inference';
 import { client, listen, type Client, type Started } from './http';
 
 export interface LocalSystem extends Started {
@@ -32,7 +33,7 @@ export interface LocalSystem extends Started {
   blobs: BlobStore;
   events: EventBus;
   api: Client;
-  metadata: MetadataStore;
+  stores: LocalDeps['stores'];
   keyRing: SigningKeyRing;
   lifecycle: Lifecycle;
   dataDir: string;
@@ -45,8 +46,8 @@ export interface LocalSystem extends Started {
 export async function startLocal(
   env: Record<string, string> = {},
   adapters: { events?: EventBus; blobs?: BlobStore } = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'capcheck-test-')),
 ): Promise<LocalSystem> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-test-'));
   const config = loadConfig(localConfigSchema, {
     DATA_DIR: dataDir,
     BCRYPT_COST: '4',
@@ -56,7 +57,12 @@ export async function startLocal(
     INFERENCE_WORKERS: '1',
     ...env,
   });
-  const metadata = createSqliteMetadataStore(join(dataDir, 'capcheck.sqlite'));
+  const sqlitePath = defaultSqlitePath(dataDir);
+  const stores = {
+    users: createSqliteUsersStore(sqlitePath),
+    images: createSqliteImagesStore(sqlitePath),
+    inference: createSqliteInferenceStore(sqlitePath),
+  };
   const keyRing = createSigningKeyRing(
     await importSigningKeys(config.JWT_SIGNING_KEYS ?? JSON.stringify(await generateSigningJwks())),
     { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
@@ -70,7 +76,7 @@ export async function startLocal(
     blobs,
     events,
     config,
-    metadata,
+    stores,
     rateLimiters: createMemoryRateLimiters(),
     keyRing,
     passwords: bcryptHasher(config.BCRYPT_COST),
@@ -87,7 +93,7 @@ export async function startLocal(
     blobs,
     events,
     api: client(started.baseUrl),
-    metadata,
+    stores,
     keyRing,
     lifecycle,
     dataDir,
@@ -96,20 +102,9 @@ export async function startLocal(
       await inference.runtime.close();
       await events.close();
       await blobs.close();
-      await metadata.close();
+      await Promise.all([stores.users.close(), stores.images.close(), stores.inference.close()]);
     },
   };
 }
 
-export const password = 'correct horse battery';
-
-/** Registers and logs in a fresh user; returns its tokens. */
-export async function signUp(api: Client, email: string) {
-  const registered = await api.post<{ id: string; role: string }>('/auth/register', { json: { email, password } });
-  if (registered.status !== 201) throw new Error(`register failed: ${registered.status}`);
-  const login = await api.post<{ accessToken: string; refreshToken: string }>('/auth/login', {
-    json: { email, password },
-  });
-  if (login.status !== 200) throw new Error(`login failed: ${login.status}`);
-  return { id: registered.body.id, role: registered.body.role, ...login.body };
-}
+export { password, signUp } from './services';

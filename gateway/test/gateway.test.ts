@@ -7,8 +7,7 @@ import {
   createLogger,
   createMemoryRateLimiters,
   createMetrics,
-  createSqliteMetadataStore,
-  httpImageSource,
+  defaultSqlitePath,
   Lifecycle,
   listRoutes,
   loadConfig,
@@ -297,7 +296,11 @@ describe('gateway routes against the routes the services register', () => {
       BCRYPT_COST: '4',
     });
     const logger = createLogger({ service: 'gateway-test', level: 'silent' });
-    const metadata = createSqliteMetadataStore(join(dir, 'capcheck.sqlite'));
+    const stores = {
+      users: users.createSqliteUsersStore(defaultSqlitePath(dir)),
+      images: images.createSqliteImagesStore(defaultSqlitePath(dir)),
+      inference: inference.createSqliteInferenceStore(defaultSqlitePath(dir)),
+    };
     const blobs = await createFilesystemBlobStore(join(dir, 'blobs'));
     const events = await openEventBus(config, logger, createMetrics());
     const keyRing = users.createSigningKeyRing(
@@ -307,25 +310,32 @@ describe('gateway routes against the routes the services register', () => {
         audience: config.JWT_AUDIENCE,
       },
     );
-    const base = { config, metadata, logger, lifecycle: new Lifecycle(), trustProxy: false };
-    const usersDeps = { ...base, keyRing, rateLimiters: createMemoryRateLimiters(), passwords: users.bcryptHasher(4) };
+    const base = { config, logger, lifecycle: new Lifecycle(), trustProxy: false };
+    const usersDeps = {
+      ...base,
+      store: stores.users,
+      keyRing,
+      rateLimiters: createMemoryRateLimiters(),
+      passwords: users.bcryptHasher(4),
+    };
     const verifier = users.createUsersService(usersDeps).verifier;
     const apps: Record<Svc, Express> = {
       users: users.createApp({ ...usersDeps, metrics: createMetrics() }),
-      images: images.createApp({ ...base, blobs, events, verifier, metrics: createMetrics() }),
+      images: images.createApp({ ...base, store: stores.images, blobs, events, verifier, metrics: createMetrics() }),
       inference: (() => {
         const { app, service } = inference.createApp({
           ...base,
+          store: stores.inference,
           blobs,
           verifier,
-          imageSource: httpImageSource({ baseUrl: 'http://127.0.0.1:9' }),
+          imageSource: inference.httpImageSource({ baseUrl: 'http://127.0.0.1:9' }),
           metrics: createMetrics(),
         });
         closeAll = async () => {
           await service.runtime.close();
           await events.close();
           await blobs.close();
-          await metadata.close();
+          await Promise.all(Object.values(stores).map((store) => store.close()));
         };
         return app;
       })(),

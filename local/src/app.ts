@@ -1,6 +1,6 @@
 import type { Express } from 'express';
-import { createImagesService } from '@capcheck/images';
-import { createInferenceService, type InferenceService } from '@capcheck/inference';
+import { createImagesService, type ImagesStore } from '@capcheck/images';
+import { createInferenceService, type InferenceService, type InferenceStore } from '@capcheck/inference';
 import {
   allowlistOnly,
   createHttpApp,
@@ -14,10 +14,13 @@ import {
 } from '@capcheck/shared';
 import { createUsersService, type UsersDeps } from '@capcheck/users';
 import type { LocalConfig } from './config';
+import { inProcessImageSource } from './image-source';
 import { mountWebApp } from './web';
 
-export interface LocalDeps extends Omit<UsersDeps, 'config'> {
+export interface LocalDeps extends Omit<UsersDeps, 'config' | 'store'> {
   config: LocalConfig;
+  /** Each service's own records (in one SQLite file under DATA_DIR by default, each with its own tables). */
+  stores: { users: UsersDeps['store']; images: ImagesStore; inference: InferenceStore };
   logger: Logger;
   metrics: Metrics;
   lifecycle: Lifecycle;
@@ -31,12 +34,14 @@ export interface LocalDeps extends Omit<UsersDeps, 'config'> {
  * the gateway does in production.
  */
 export function createLocalApp(deps: LocalDeps): { app: Express; inference: InferenceService } {
-  const users = createUsersService(deps);
-  const images = createImagesService({ ...deps, verifier: users.verifier });
+  const { stores } = deps;
+  const users = createUsersService({ ...deps, store: stores.users });
+  const images = createImagesService({ ...deps, store: stores.images, verifier: users.verifier });
   const inference = createInferenceService({
     ...deps,
+    store: stores.inference,
     verifier: users.verifier,
-    imageSource: images.domain.asImageSource(),
+    imageSource: inProcessImageSource(images.domain),
   });
   const adminAllowlist = parseAllowlist(deps.config.ADMIN_ALLOWLIST);
   const app = createHttpApp({
@@ -46,7 +51,11 @@ export function createLocalApp(deps: LocalDeps): { app: Express; inference: Infe
     lifecycle: deps.lifecycle,
     ...shellSettings(deps.config),
     readiness: [
-      { name: 'metadata', check: () => deps.metadata.ping() },
+      {
+        name: 'metadata',
+        check: async () =>
+          void (await Promise.all([stores.users.ping(), stores.images.ping(), stores.inference.ping()])),
+      },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },
       { name: 'blobs', check: () => deps.blobs.ping() },
       { name: 'model', check: () => inference.runtime.check() },

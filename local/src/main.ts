@@ -7,19 +7,23 @@ import {
   loadConfig,
   openBlobStore,
   openEventBus,
-  openMetadataStore,
   openRateLimiters,
   serve,
 } from '@capcheck/shared';
-import { bcryptHasher, loadSigningKeyRing } from '@capcheck/users';
-import { startInferenceBackground } from '@capcheck/inference';
+import { bcryptHasher, loadSigningKeyRing, openUsersStore } from '@capcheck/users';
+import { openImagesStore } from '@capcheck/images';
+import { openInferenceStore, startInferenceBackground } from '@capcheck/inference';
 import { createLocalApp } from './app';
 import { localConfigSchema } from './config';
 
 async function main(): Promise<void> {
   const config = loadConfig(localConfigSchema);
   const logger = createLogger({ service: 'local', level: config.LOG_LEVEL });
-  const metadata = await openMetadataStore(config);
+  const stores = {
+    users: await openUsersStore(config),
+    images: await openImagesStore(config),
+    inference: await openInferenceStore(config),
+  };
   const rateLimiters = await openRateLimiters(config);
   const blobs = await openBlobStore(config);
   const metrics = createMetrics();
@@ -27,7 +31,7 @@ async function main(): Promise<void> {
   const lifecycle = new Lifecycle();
   const { app, inference } = createLocalApp({
     config,
-    metadata,
+    stores,
     rateLimiters,
     blobs,
     events,
@@ -46,7 +50,9 @@ async function main(): Promise<void> {
     logger,
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     closers: [
-      { name: 'metadata', close: () => metadata.close() },
+      { name: 'users store', close: () => stores.users.close() },
+      { name: 'images store', close: () => stores.images.close() },
+      { name: 'inference store', close: () => stores.inference.close() },
       { name: 'rate-limits', close: () => rateLimiters.close() },
       { name: 'blobs', close: () => blobs.close() },
       { name: 'model', close: () => inference.runtime.close() },

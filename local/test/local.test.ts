@@ -1,6 +1,6 @@
-import { startLocal } from '../../test-support/local';
-import { uniqueEmail } from '../../test-support/http';
-import { signUp } from '../../test-support/local';
+import { signUp, startLocal } from '../../test-support/local';
+import { uniqueEmail, uploadFile } from '../../test-support/http';
+import { samplePicture } from '../../test-support/models';
 
 test('/admin answers 404 to addresses outside ADMIN_ALLOWLIST, even for an admin', async () => {
   const email = uniqueEmail('admin');
@@ -72,7 +72,7 @@ test('health, readiness and metrics', async () => {
 test('readiness fails (503) when the metadata store is gone, and says which', async () => {
   const sys = await startLocal();
   try {
-    await sys.metadata.close();
+    await sys.stores.images.close();
     const res = await sys.api.get<{ status: string; checks: Record<string, string> }>('/readyz');
     expect(res.status).toBe(503);
     expect(res.body.status).toBe('not_ready');
@@ -102,6 +102,36 @@ test('unknown routes and methods are JSON 404s', async () => {
       expect(res.status).toBe(404);
       expect(res.body).toEqual({ error: { code: 'route_not_found', message: 'no such route' } });
     }
+  } finally {
+    await sys.close();
+  }
+});
+
+test('the whole path: an API key traded for a token predicts, and the request log names the key', async () => {
+  const adminEmail = uniqueEmail('admin');
+  const sys = await startLocal({ ADMIN_EMAILS: adminEmail });
+  try {
+    const admin = await signUp(sys.api, adminEmail);
+    const user = await signUp(sys.api, uniqueEmail());
+    const key = await sys.api.post<{ id: string; key: string }>('/users/me/api-keys', {
+      token: user.accessToken,
+      json: { name: 'line' },
+    });
+    const traded = await sys.api.post<{ accessToken: string }>('/auth/token', {
+      headers: { 'x-api-key': key.body.key },
+    });
+    const uploaded = await uploadFile(sys.baseUrl, traded.body.accessToken, { bytes: samplePicture('open-1.jpg') });
+    expect(uploaded.status).toBe(201);
+    const predicted = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: traded.body.accessToken });
+    expect(predicted.body).toMatchObject({ label: 'open' });
+    const logs = await sys.api.get<{ items: { imageId: string; apiKeyId: string | null; userId: string }[] }>(
+      '/admin/api/prediction-logs?label=open',
+      { token: admin.accessToken },
+    );
+    expect(logs.body.items.find((l) => l.imageId === uploaded.body.id)).toMatchObject({
+      userId: user.id,
+      apiKeyId: key.body.id,
+    });
   } finally {
     await sys.close();
   }

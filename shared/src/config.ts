@@ -32,8 +32,8 @@ function resolveFileSecrets(env: NodeJS.ProcessEnv, known: ReadonlySet<string>):
     }
     try {
       out[target] = readFileSync(path, 'utf8').trim();
-    } catch {
-      throw new ConfigError(`Invalid configuration:\n  ${key}: cannot read file ${path}`);
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration:\n  ${key}: cannot read file ${path}`, { cause: err });
     }
   }
   return out;

@@ -20,9 +20,10 @@ export class AppError extends Error {
     readonly kind: ErrorKind,
     readonly code: string,
     message: string,
-    readonly extra: { details?: unknown; retryAfterSeconds?: number } = {},
+    readonly extra: { details?: unknown; retryAfterSeconds?: number; cause?: unknown } = {},
   ) {
-    super(message);
+    // The cause stays for the logs; the error handler never sends it to the client.
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
   }
 }
 

@@ -1,9 +1,7 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { setting } from './config';
-import { createMongoMetadataStore } from './adapters/mongo/metadata-store';
 import { createRedisRateLimiters, createMemoryRateLimiters } from './adapters/rate-limit/rate-limiter-flexible';
-import { createSqliteMetadataStore } from './adapters/sqlite/metadata-store';
 import { createFilesystemBlobStore } from './adapters/blobs/filesystem';
 import { createS3BlobStore } from './adapters/blobs/s3';
 import { createInProcessEventBus } from './adapters/events/in-process';
@@ -14,7 +12,6 @@ import type { BlobStore } from './ports/blobs';
 import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
 import type { Metrics } from './metrics';
 import type { ShellDeps } from './http';
-import type { MetadataStore } from './ports/metadata';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
 /** `false` (this process is the edge), `true`, a hop count, or a list of trusted proxy CIDRs. */
@@ -59,11 +56,6 @@ export function withAdapterRules<T extends z.ZodObject<typeof commonConfigShape>
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'required when RATE_LIMIT_STORE=redis' });
     }
   });
-}
-
-export async function openMetadataStore(config: CommonConfig): Promise<MetadataStore> {
-  if (config.METADATA_STORE === 'mongo' && config.MONGO_URL) return createMongoMetadataStore(config.MONGO_URL);
-  return createSqliteMetadataStore(config.SQLITE_PATH ?? join(resolve(config.DATA_DIR), 'capcheck.sqlite'));
 }
 
 export async function openRateLimiters(config: CommonConfig): Promise<RateLimiterFactory> {

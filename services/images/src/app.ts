@@ -6,18 +6,18 @@ import {
   type EventBus,
   type ShellDeps,
   type Logger,
-  type MetadataStore,
   type Metrics,
 } from '@capcheck/shared';
 import type { ImagesConfig } from './config';
 import { sharpDecoder } from './data-access/sharp-decoder';
 import { ImagesDomain } from './domain/images';
+import type { ImagesStore } from './domain/ports';
 import { createImagesRouter } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
 
 export interface ImagesDeps {
   config: ImagesConfig;
-  metadata: MetadataStore;
+  store: ImagesStore;
   blobs: BlobStore;
   events: EventBus;
   verifier: AccessTokenVerifier;
@@ -25,10 +25,10 @@ export interface ImagesDeps {
   metrics: Metrics;
 }
 
-/** The images service's routes and its domain (which the local process also hands to inference). */
+/** The images service's routes and its domain (which the local process also reads images through for inference). */
 export function createImagesService(deps: ImagesDeps): { router: Router; domain: ImagesDomain } {
   const domain = new ImagesDomain({
-    images: deps.metadata.images,
+    images: deps.store.images,
     blobs: deps.blobs,
     events: deps.events,
     decoder: sharpDecoder({ maxPixels: deps.config.MAX_IMAGE_PIXELS }),
@@ -53,7 +53,7 @@ export function createApp(deps: ImagesDeps & ShellDeps): Express {
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     readiness: [
-      { name: 'metadata', check: () => deps.metadata.ping() },
+      { name: 'metadata', check: () => deps.store.ping() },
       { name: 'blobs', check: () => deps.blobs.ping() },
     ],
     mount: (app) => app.use(router),

@@ -4,3 +4,5 @@ export { imagesPathPrefixes, imageView } from './entry-points/http/routes';
 export { ImagesDomain } from './domain/images';
 export { detectFormat, sanitizeFilename } from './domain/formats';
 export { sharpDecoder } from './data-access/sharp-decoder';
+export * from './data-access/store';
+export * from './domain/ports';

@@ -10,7 +10,6 @@ import {
   loadConfig,
   openBlobStore,
   openEventBus,
-  openMetadataStore,
   remoteVerifier,
   serve,
   setting,
@@ -20,6 +19,7 @@ import {
 } from '@capcheck/shared';
 import { createApp } from './app';
 import { imagesConfigShape } from './config';
+import { openImagesStore } from './data-access/store';
 
 const schema = withAdapterRules(
   z.object({
@@ -36,14 +36,14 @@ const schema = withAdapterRules(
 async function main(): Promise<void> {
   const config = loadConfig(schema);
   const logger = createLogger({ service: 'images', level: config.LOG_LEVEL });
-  const metadata = await openMetadataStore(config);
+  const store = await openImagesStore(config);
   const blobs = await openBlobStore(config);
   const metrics = createMetrics();
   const events = await openEventBus(config, logger, metrics);
   const lifecycle = new Lifecycle();
   const app = createApp({
     config,
-    metadata,
+    store,
     blobs,
     events,
     verifier: remoteVerifier(config),
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     logger,
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     closers: [
-      { name: 'metadata', close: () => metadata.close() },
+      { name: 'metadata', close: () => store.close() },
       { name: 'blobs', close: () => blobs.close() },
       { name: 'events', close: () => events.close() },
     ],

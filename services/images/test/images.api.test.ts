@@ -2,15 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CapcheckEvent, type ImageId, type UserId } from '@capcheck/shared';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
-import { uniqueEmail, uploadFile } from '../../../test-support/http';
+import { startImages, type ImagesSystem } from '../../../test-support/services';
+import { uploadFile } from '../../../test-support/http';
 import { jpeg, png, pngDeclaring, rotatedJpeg, webp } from '../../../test-support/images';
 import { waitFor } from '../../../test-support/poll';
 
-let sys: LocalSystem;
+let sys: ImagesSystem;
 const received: CapcheckEvent[] = [];
 beforeAll(async () => {
-  sys = await startLocal();
+  sys = await startImages();
   await sys.events.subscribe({
     queue: 'images-test-observer',
     types: ['image.uploaded', 'image.deleted'],
@@ -53,7 +53,7 @@ describe('the happy path for each format', () => {
     ['png', png, 'image/png'],
     ['webp', webp, 'image/webp'],
   ] as const)('%s: upload, read back byte-identical, delete, then 404', async (format, make, mime) => {
-    const user = await signUp(sys.api, uniqueEmail());
+    const user = await sys.signUp();
     const bytes = await make(120, 90);
     const res = await uploadFile(sys.baseUrl, user.accessToken, {
       bytes,
@@ -86,21 +86,21 @@ describe('the happy path for each format', () => {
     expect((await sys.api.get(`/images/${body.id}`, { token: user.accessToken })).status).toBe(404);
     expect((await sys.api.get(`/images/${body.id}/content`, { token: user.accessToken })).status).toBe(404);
     expect((await sys.api.delete(`/images/${body.id}`, { token: user.accessToken })).status).toBe(404);
-    expect(await sys.metadata.images.countBySha256(body.sha256)).toBe(0);
+    expect(await sys.store.images.countBySha256(body.sha256)).toBe(0);
     expect(blobFiles().some((f) => f.endsWith(body.sha256))).toBe(false);
   });
 });
 
 test('EXIF orientation is honoured for the stored dimensions', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const res = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await rotatedJpeg(80, 40), filename: 'r.jpg' });
   expect(res.status).toBe(201);
   expect(res.body).toMatchObject({ width: 40, height: 80 });
 });
 
 test('list: own images only, newest first, with cursor pagination', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
-  const other = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
+  const other = await sys.signUp();
   await uploadFile(sys.baseUrl, other.accessToken, { bytes: await png() });
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) {
@@ -126,8 +126,8 @@ test('list: own images only, newest first, with cursor pagination', async () => 
 });
 
 test('identical bytes from two users: stored once, two records; the blob goes with the last record', async () => {
-  const a = await signUp(sys.api, uniqueEmail('a'));
-  const b = await signUp(sys.api, uniqueEmail('b'));
+  const a = await sys.signUp();
+  const b = await sys.signUp();
   const bytes = await jpeg();
   const first = (await uploadFile(sys.baseUrl, a.accessToken, { bytes })).body as unknown as ImageView;
   const second = (await uploadFile(sys.baseUrl, b.accessToken, { bytes })).body as unknown as ImageView;
@@ -145,8 +145,8 @@ test('identical bytes from two users: stored once, two records; the blob goes wi
 });
 
 test("another user's image is a 404 for read, content and delete, and survives", async () => {
-  const owner = await signUp(sys.api, uniqueEmail('owner'));
-  const intruder = await signUp(sys.api, uniqueEmail('intruder'));
+  const owner = await sys.signUp();
+  const intruder = await sys.signUp();
   const img = (await uploadFile(sys.baseUrl, owner.accessToken, { bytes: await jpeg() })).body as unknown as ImageView;
   for (const res of [
     await sys.api.get(`/images/${img.id}`, { token: intruder.accessToken }),
@@ -161,7 +161,7 @@ test("another user's image is a 404 for read, content and delete, and survives",
 });
 
 test('a malformed id and an unknown id are 404', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   for (const path of ['/images/not-an-id', '/images/00000000-0000-4000-8000-000000000000', "/images/1'%20OR%201=1"]) {
     expect((await sys.api.get(path, { token: user.accessToken })).status).toBe(404);
   }
@@ -174,9 +174,9 @@ test('every route needs a token', async () => {
 });
 
 describe('bad uploads: the documented 4xx, the process stays up, nothing left behind', () => {
-  let user: Awaited<ReturnType<typeof signUp>>;
+  let user: Awaited<ReturnType<ImagesSystem['signUp']>>;
   beforeAll(async () => {
-    user = await signUp(sys.api, uniqueEmail('bad'));
+    user = await sys.signUp();
   });
 
   const cases: [string, () => Promise<Parameters<typeof uploadFile>>, number, string][] = [
@@ -282,7 +282,7 @@ describe('bad uploads: the documented 4xx, the process stays up, nothing left be
     expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });
     expect((await sys.api.get('/healthz')).status).toBe(200);
     expect(blobFiles().length).toBe(before);
-    expect((await sys.metadata.images.listOwned(user.id as UserId, { limit: 10 })).items).toEqual([]);
+    expect((await sys.store.images.listOwned(user.id as UserId, { limit: 10 })).items).toEqual([]);
   });
 
   test('a body that is not multipart is 415', async () => {
@@ -293,7 +293,7 @@ describe('bad uploads: the documented 4xx, the process stays up, nothing left be
 });
 
 test('an oversized upload without Content-Length (chunked): the server stops reading at the limit', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const boundary = 'xYz';
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.jpg"\r\n\r\n`);
   let sent = 0;
@@ -329,7 +329,7 @@ test('an oversized upload without Content-Length (chunked): the server stops rea
 });
 
 test('the type comes from the bytes: a PNG sent as image/jpeg named .jpg is stored as PNG', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const res = await uploadFile(sys.baseUrl, user.accessToken, {
     bytes: await png(30, 20),
     filename: 'liar.jpg',
@@ -344,7 +344,7 @@ test('the type comes from the bytes: a PNG sent as image/jpeg named .jpg is stor
 });
 
 test('a filename with ../ and a bidi override is kept only as clean metadata; UTF-8 survives', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const res = await uploadFile(sys.baseUrl, user.accessToken, {
     bytes: await jpeg(),
     filename: '../../etc/bouteille-é\u202egpj.exe.jpg',
@@ -356,7 +356,7 @@ test('a filename with ../ and a bidi override is kept only as clean metadata; UT
 });
 
 test('control characters in a part header are a 400, not a crash', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const res = await uploadFile(sys.baseUrl, user.accessToken, {
     bytes: await jpeg(),
     filename: 'a\u0000b\u001b[31m.jpg',
@@ -367,7 +367,7 @@ test('control characters in a part header are a 400, not a crash', async () => {
 });
 
 test('upload and delete publish image.uploaded and image.deleted', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const img = (await uploadFile(sys.baseUrl, user.accessToken, { bytes: await webp() })).body as unknown as ImageView;
   const uploaded = await waitFor('image.uploaded', () =>
     received.find((e) => e.type === 'image.uploaded' && e.imageId === (img.id as ImageId)),
@@ -386,11 +386,26 @@ test('upload and delete publish image.uploaded and image.deleted', async () => {
   const deleted = await waitFor('image.deleted', () =>
     received.find((e) => e.type === 'image.deleted' && e.imageId === (img.id as ImageId)),
   );
-  expect(deleted).toMatchObject({ ownerId: user.id, sha256: img.sha256 });
+  expect(deleted).toMatchObject({ ownerId: user.id, sha256: img.sha256, lastCopy: true });
+});
+
+test('image.deleted says lastCopy only when no other image has the same bytes', async () => {
+  const [a, b] = [await sys.signUp(), await sys.signUp()];
+  const bytes = await jpeg();
+  const first = (await uploadFile(sys.baseUrl, a.accessToken, { bytes })).body as unknown as ImageView;
+  const second = (await uploadFile(sys.baseUrl, b.accessToken, { bytes })).body as unknown as ImageView;
+  const deletedEvent = (id: string) =>
+    waitFor(`image.deleted for ${id}`, () =>
+      received.find((e) => e.type === 'image.deleted' && e.imageId === (id as ImageId)),
+    );
+  await sys.api.delete(`/images/${first.id}`, { token: a.accessToken });
+  expect(await deletedEvent(first.id)).toMatchObject({ sha256: first.sha256, lastCopy: false });
+  await sys.api.delete(`/images/${second.id}`, { token: b.accessToken });
+  expect(await deletedEvent(second.id)).toMatchObject({ sha256: first.sha256, lastCopy: true });
 });
 
 test('upload metrics by outcome and format', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   await uploadFile(sys.baseUrl, user.accessToken, { bytes: await jpeg() });
   await uploadFile(sys.baseUrl, user.accessToken, { bytes: Buffer.from('text') });
   const text = await fetch(`${sys.baseUrl}/metrics`).then((r) => r.text());

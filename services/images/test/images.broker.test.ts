@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { createLogger, createRabbitMqEventBus, type CapcheckEvent } from '@capcheck/shared';
-import { signUp, startLocal } from '../../../test-support/local';
-import { suiteFor, tcpUnreachable, uniqueEmail, uploadFile } from '../../../test-support/http';
+import { startImages } from '../../../test-support/services';
+import { suiteFor, tcpUnreachable, uploadFile } from '../../../test-support/http';
 import { jpeg } from '../../../test-support/images';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
 test('with the broker unreachable, uploads and deletes still succeed; the failure is counted', async () => {
   const events = await createRabbitMqEventBus({ url: 'amqp://guest:guest@127.0.0.1:1', logger });
-  const sys = await startLocal({}, { events });
+  const sys = await startImages({}, { events });
   try {
-    const user = await signUp(sys.api, uniqueEmail());
+    const user = await sys.signUp();
     const res = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await jpeg() });
     expect(res.status).toBe(201);
     expect((await sys.api.get(`/images/${String(res.body.id)}`, { token: user.accessToken })).status).toBe(200);
@@ -28,7 +28,7 @@ const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 suiteFor(`images with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () => {
   test('an upload publishes image.uploaded through the broker to a subscribed queue', async () => {
     const events = await createRabbitMqEventBus({ url, logger });
-    const sys = await startLocal({}, { events });
+    const sys = await startImages({}, { events });
     const queue = `images-test-${randomUUID()}`;
     try {
       let arrived!: (e: CapcheckEvent) => void;
@@ -38,7 +38,7 @@ suiteFor(`images with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () =>
         types: ['image.uploaded'],
         handle: async (event) => arrived(event),
       });
-      const user = await signUp(sys.api, uniqueEmail());
+      const user = await sys.signUp();
       const res = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await jpeg() });
       expect(res.status).toBe(201);
       const event = await first;

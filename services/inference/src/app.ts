@@ -4,21 +4,20 @@ import {
   type AccessTokenVerifier,
   type BlobStore,
   type EventBus,
-  type ImageSource,
   type ShellDeps,
   type Logger,
-  type MetadataStore,
   type Metrics,
 } from '@capcheck/shared';
 import type { InferenceConfig } from './config';
 import { ModelRuntime } from './data-access/model-runtime';
+import type { ImageSource, InferenceStore } from './domain/ports';
 import { PredictionsDomain } from './domain/predictions';
 import { createInferenceRouter } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
 
 export interface InferenceDeps {
   config: InferenceConfig;
-  metadata: MetadataStore;
+  store: InferenceStore;
   blobs: BlobStore;
   imageSource: ImageSource;
   verifier: AccessTokenVerifier;
@@ -52,9 +51,8 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
   const domain = new PredictionsDomain({
     imageSource: deps.imageSource,
     blobs: deps.blobs,
-    images: deps.metadata.images,
-    predictions: deps.metadata.predictions,
-    logs: deps.metadata.predictionLogs,
+    predictions: deps.store.predictions,
+    logs: deps.store.predictionLogs,
     model: runtime,
     telemetry,
     logger: deps.logger,
@@ -65,7 +63,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     domain,
     runtime,
     precompute: config.INFERENCE_PRECOMPUTE,
-    router: createInferenceRouter({ domain, runtime, verifier: deps.verifier }),
+    router: createInferenceRouter({ domain, verifier: deps.verifier }),
   };
 }
 
@@ -114,7 +112,7 @@ export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; serv
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     readiness: [
       { name: 'model', check: () => service.runtime.check() },
-      { name: 'metadata', check: () => deps.metadata.ping() },
+      { name: 'metadata', check: () => deps.store.ping() },
     ],
     mount: (a) => a.use(service.router),
   });

@@ -6,12 +6,10 @@ import {
   createMetrics,
   eventsConfigShape,
   exitOnStartupFailure,
-  httpImageSource,
   Lifecycle,
   loadConfig,
   openBlobStore,
   openEventBus,
-  openMetadataStore,
   remoteVerifier,
   serve,
   setting,
@@ -21,6 +19,8 @@ import {
 } from '@capcheck/shared';
 import { createApp, startInferenceBackground } from './app';
 import { inferenceConfigShape } from './config';
+import { httpImageSource } from './data-access/image-source-http';
+import { openInferenceStore } from './data-access/store';
 
 const schema = withAdapterRules(
   z.object({
@@ -38,14 +38,14 @@ const schema = withAdapterRules(
 async function main(): Promise<void> {
   const config = loadConfig(schema);
   const logger = createLogger({ service: 'inference', level: config.LOG_LEVEL });
-  const metadata = await openMetadataStore(config);
+  const store = await openInferenceStore(config);
   const blobs = await openBlobStore(config);
   const metrics = createMetrics();
   const events = await openEventBus(config, logger, metrics);
   const lifecycle = new Lifecycle();
   const { app, service } = createApp({
     config,
-    metadata,
+    store,
     blobs,
     imageSource: httpImageSource({ baseUrl: config.IMAGES_URL }),
     verifier: remoteVerifier(config),
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     logger,
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     closers: [
-      { name: 'metadata', close: () => metadata.close() },
+      { name: 'metadata', close: () => store.close() },
       { name: 'blobs', close: () => blobs.close() },
       { name: 'model', close: () => service.runtime.close() },
       { name: 'events', close: async () => (stopBackground(), events.close()) },

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
 import { createLogger, createRabbitMqEventBus, type EventBus } from '@capcheck/shared';
 import { startInferenceBackground, type ModelManifest } from '@capcheck/inference';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
-import { suiteFor, tcpUnreachable, uniqueEmail, uploadFile } from '../../../test-support/http';
+import { startInference, type InferenceSystem } from '../../../test-support/services';
+import { suiteFor, tcpUnreachable, uploadFile } from '../../../test-support/http';
 import { waitFor } from '../../../test-support/poll';
 import { samplePicture, servedModel } from '../../../test-support/models';
 
@@ -15,8 +15,8 @@ beforeAll(async () => {
 });
 
 /** Upload → the consumer precomputes → the first GET is already cached; delete → the verdict goes. */
-async function precomputeAndForget(sys: LocalSystem) {
-  const user = await signUp(sys.api, uniqueEmail());
+async function precomputeAndForget(sys: InferenceSystem) {
+  const user = await sys.signUp();
   // Unique bytes: a JPEG comment makes this upload's sha256 new to the cache.
   const bytes = Buffer.concat([
     sample.subarray(0, 2),
@@ -24,24 +24,24 @@ async function precomputeAndForget(sys: LocalSystem) {
     Buffer.from(randomUUID()),
     sample.subarray(2),
   ]);
-  const uploaded = await uploadFile(sys.baseUrl, user.accessToken, { bytes });
+  const uploaded = await uploadFile(sys.images.baseUrl, user.accessToken, { bytes });
   expect(uploaded.status).toBe(201);
   const sha256 = String(uploaded.body.sha256);
   const stored = await waitFor('the precomputed prediction', () =>
-    sys.metadata.predictions.find(sha256, 'bottle-state', served.version),
+    sys.store.predictions.find(sha256, 'bottle-state', served.version),
   );
   expect(stored.label).toBe('closed');
   const res = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: user.accessToken });
   expect(res.body).toMatchObject({ label: 'closed', cached: true });
 
-  await sys.api.delete(`/images/${String(uploaded.body.id)}`, { token: user.accessToken });
+  await sys.images.api.delete(`/images/${String(uploaded.body.id)}`, { token: user.accessToken });
   await waitFor('the prediction to be forgotten', async () =>
-    (await sys.metadata.predictions.find(sha256, 'bottle-state', served.version)) === null ? true : undefined,
+    (await sys.store.predictions.find(sha256, 'bottle-state', served.version)) === null ? true : undefined,
   );
 }
 
 test('in-process events: precompute on upload, forget on delete', async () => {
-  const sys = await startLocal();
+  const sys = await startInference();
   const stop = await startInferenceBackground(sys.inference, sys.events, logger);
   try {
     // Each consumer's dead-letter count exists from the start, so an alert sees its first step.
@@ -59,7 +59,7 @@ test.each([
   ['true', ['inference.precompute', 'inference.forget']],
   ['false', ['inference.forget']],
 ])('INFERENCE_PRECOMPUTE=%s subscribes %j', async (flag, queues) => {
-  const sys = await startLocal({ INFERENCE_PRECOMPUTE: flag });
+  const sys = await startInference({ INFERENCE_PRECOMPUTE: flag });
   const subscribed: string[] = [];
   const recording: EventBus = { ...sys.events, subscribe: async (s) => void subscribed.push(s.queue) };
   const stop = await startInferenceBackground(sys.inference, recording, logger);
@@ -72,28 +72,29 @@ test.each([
 });
 
 test('a deleted image whose bytes another image shares keeps its verdict', async () => {
-  const sys = await startLocal();
+  const sys = await startInference();
   const stop = await startInferenceBackground(sys.inference, sys.events, logger);
   try {
-    const a = await signUp(sys.api, uniqueEmail('a'));
-    const b = await signUp(sys.api, uniqueEmail('b'));
-    const first = await uploadFile(sys.baseUrl, a.accessToken, { bytes: sample });
-    const second = await uploadFile(sys.baseUrl, b.accessToken, { bytes: sample });
+    const a = await sys.signUp();
+    const b = await sys.signUp();
+    const first = await uploadFile(sys.images.baseUrl, a.accessToken, { bytes: sample });
+    const second = await uploadFile(sys.images.baseUrl, b.accessToken, { bytes: sample });
     const sha256 = String(first.body.sha256);
     await waitFor('the precomputed prediction', () =>
-      sys.metadata.predictions.find(sha256, 'bottle-state', served.version),
+      sys.store.predictions.find(sha256, 'bottle-state', served.version),
     );
-    await sys.api.delete(`/images/${String(first.body.id)}`, { token: a.accessToken });
+    await sys.images.api.delete(`/images/${String(first.body.id)}`, { token: a.accessToken });
     // Handle that delete event as the consumer does (whenever it gets to it): the twin keeps the verdict.
     const handled = await sys.inference.domain.forget({
       type: 'image.deleted',
       eventId: randomUUID(),
       imageId: first.body.id as never,
-      ownerId: a.id as never,
+      ownerId: a.id,
       sha256,
+      lastCopy: false,
     });
     expect(handled).toBe('ack');
-    expect(await sys.metadata.predictions.find(sha256, 'bottle-state', served.version)).not.toBeNull();
+    expect(await sys.store.predictions.find(sha256, 'bottle-state', served.version)).not.toBeNull();
     const res = await sys.api.get(`/predict/${String(second.body.id)}`, { token: b.accessToken });
     expect(res.body).toMatchObject({ cached: true });
   } finally {
@@ -106,7 +107,7 @@ const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 suiteFor(`inference with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () => {
   test('precompute and forget through the broker', async () => {
     const events: EventBus = await createRabbitMqEventBus({ url, logger });
-    const sys = await startLocal({}, { events });
+    const sys = await startInference({}, { events });
     const prefix = `inference-test-${randomUUID()}`;
     const stop = await startInferenceBackground(sys.inference, events, logger, prefix);
     try {

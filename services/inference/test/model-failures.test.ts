@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signUp, startLocal } from '../../../test-support/local';
-import { uniqueEmail, uploadFile } from '../../../test-support/http';
+import { startInference } from '../../../test-support/services';
+import { uploadFile } from '../../../test-support/http';
 import { png } from '../../../test-support/images';
 import { bundledModels, servedModel } from '../../../test-support/models';
 
@@ -23,7 +23,7 @@ function modelDirCopy(): { dir: string; served: string } {
 }
 
 async function expectBrokenButAlive(modelDir: string, reason: RegExp, env: Record<string, string> = {}) {
-  const sys = await startLocal({ MODEL_DIR: modelDir, ...env });
+  const sys = await startInference({ MODEL_DIR: modelDir, ...env });
   try {
     const ready = await sys.api.get<{ status: string; checks: Record<string, string> }>('/readyz');
     expect(ready.status).toBe(503);
@@ -31,8 +31,8 @@ async function expectBrokenButAlive(modelDir: string, reason: RegExp, env: Recor
     expect(ready.body.checks.metadata).toBe('ok');
     expect((await sys.api.get('/healthz')).status).toBe(200);
 
-    const user = await signUp(sys.api, uniqueEmail());
-    const uploaded = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await png() });
+    const user = await sys.signUp();
+    const uploaded = await uploadFile(sys.images.baseUrl, user.accessToken, { bytes: await png() });
     expect(uploaded.status).toBe(201); // the rest of the system keeps working
     const predicted = await sys.api.get(`/predict/${String(uploaded.body.id)}`, { token: user.accessToken });
     expect(predicted.status).toBe(503);

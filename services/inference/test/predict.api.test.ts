@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { blobKeyForSha256, newId, type ImageId, type UserId } from '@capcheck/shared';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
-import { uniqueEmail, uploadFile } from '../../../test-support/http';
+import { blobKeyForSha256, newId, type ApiKeyId, type ImageId, type UserId } from '@capcheck/shared';
+import { startInference, type InferenceSystem } from '../../../test-support/services';
+import { uploadFile } from '../../../test-support/http';
 import { png } from '../../../test-support/images';
 import { samplePicture as sample, servedModel } from '../../../test-support/models';
 import type { ModelManifest } from '@capcheck/inference';
@@ -15,20 +15,19 @@ interface Prediction {
   cached: boolean;
 }
 
-let sys: LocalSystem;
+let sys: InferenceSystem;
 let adminToken: string;
 let served: ModelManifest;
-const adminEmail = uniqueEmail('admin');
 beforeAll(async () => {
   served = await servedModel();
-  sys = await startLocal({ ADMIN_EMAILS: adminEmail });
-  adminToken = (await signUp(sys.api, adminEmail)).accessToken;
+  sys = await startInference();
+  adminToken = (await sys.signUp('admin')).accessToken;
 });
 afterAll(() => sys.close());
 
 async function userWith(file: Buffer) {
-  const user = await signUp(sys.api, uniqueEmail());
-  const uploaded = await uploadFile(sys.baseUrl, user.accessToken, { bytes: file, filename: 'bottle.jpg' });
+  const user = await sys.signUp();
+  const uploaded = await uploadFile(sys.images.baseUrl, user.accessToken, { bytes: file, filename: 'bottle.jpg' });
   expect(uploaded.status).toBe(201);
   return { user, id: String(uploaded.body.id), sha256: String(uploaded.body.sha256) };
 }
@@ -69,7 +68,7 @@ test('identical bytes uploaded by someone else are answered from the cache', asy
 
 test("another user's image, an unknown id, a malformed id and a deleted image are 404; no token is 401", async () => {
   const { user, id } = await userWith(await png());
-  const intruder = await signUp(sys.api, uniqueEmail('intruder'));
+  const intruder = await sys.signUp();
   for (const [path, token] of [
     [`/predict/${id}`, intruder.accessToken],
     [`/predict/${randomUUID()}`, user.accessToken],
@@ -80,20 +79,20 @@ test("another user's image, an unknown id, a malformed id and a deleted image ar
     expect(res.body).toEqual({ error: { code: 'not_found', message: 'image not found' } });
   }
   expect((await sys.api.get(`/predict/${id}`)).status).toBe(401);
-  await sys.api.delete(`/images/${id}`, { token: user.accessToken });
+  await sys.images.api.delete(`/images/${id}`, { token: user.accessToken });
   expect((await sys.api.get(`/predict/${id}`, { token: user.accessToken })).status).toBe(404);
 });
 
 test('a stored image the model cannot decode is a 422, and the process stays up', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   // Bypass the upload checks, as a corrupted blob on disk would.
   const garbage = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from(randomUUID())]);
   const sha256 = (await import('node:crypto')).createHash('sha256').update(garbage).digest('hex');
   const id = newId<ImageId>();
   await sys.blobs.put(blobKeyForSha256(sha256), garbage, 'image/jpeg');
-  await sys.metadata.images.create({
+  await sys.images.store.images.create({
     id,
-    ownerId: user.id as UserId,
+    ownerId: user.id,
     filename: 'x.jpg',
     format: 'jpeg',
     width: 1,
@@ -110,7 +109,7 @@ test('a stored image the model cannot decode is a 422, and the process stays up'
 });
 
 test('GET /models describes the loaded model', async () => {
-  const user = await signUp(sys.api, uniqueEmail());
+  const user = await sys.signUp();
   const res = await sys.api.get('/models', { token: user.accessToken });
   expect(res.body).toMatchObject({
     status: 'ready',
@@ -166,24 +165,20 @@ describe('request logs', () => {
 
   test('a prediction through an API-key token logs the key', async () => {
     const { user, id } = await userWith(await png());
-    const key = await sys.api.post<{ id: string; key: string }>('/users/me/api-keys', {
-      token: user.accessToken,
-      json: { name: 'line' },
-    });
-    const traded = await sys.api.post<{ accessToken: string }>('/auth/token', {
-      headers: { 'x-api-key': key.body.key },
-    });
-    await sys.api.get(`/predict/${id}`, { token: traded.body.accessToken });
-    const logs = await sys.metadata.predictionLogs.query({
+    // What the users service signs when it trades an API key for an access token.
+    const apiKeyId = newId<ApiKeyId>();
+    const traded = await sys.tokenFor({ userId: user.id, role: 'user', apiKeyId });
+    await sys.api.get(`/predict/${id}`, { token: traded });
+    const logs = await sys.store.predictionLogs.query({
       from: new Date(Date.now() - 60_000),
       to: new Date(Date.now() + 1000),
       limit: 50,
     });
-    expect(logs.items.find((l) => l.imageId === id)?.apiKeyId).toBe(key.body.id);
+    expect(logs.items.find((l) => l.imageId === id)?.apiKeyId).toBe(apiKeyId);
   });
 
   test('non-admins get 403; a reversed range or a bad date is 400', async () => {
-    const user = await signUp(sys.api, uniqueEmail());
+    const user = await sys.signUp();
     expect((await sys.api.get('/admin/api/prediction-logs', { token: user.accessToken })).status).toBe(403);
     const token = adminToken;
     expect(
@@ -212,10 +207,10 @@ describe('request logs', () => {
       latencyMs: 1,
     };
     const recent = { ...old, id: randomUUID(), at: new Date() };
-    await sys.metadata.predictionLogs.append(old);
-    await sys.metadata.predictionLogs.append(recent);
+    await sys.store.predictionLogs.append(old);
+    await sys.store.predictionLogs.append(recent);
     expect(await sys.inference.domain.pruneLogs()).toBeGreaterThanOrEqual(1);
-    const left = await sys.metadata.predictionLogs.query({
+    const left = await sys.store.predictionLogs.query({
       from: new Date(0),
       to: new Date(Date.now() + 1000),
       limit: 500,

@@ -6,20 +6,19 @@ import {
   type AccessTokenVerifier,
   type ShellDeps,
   type Logger,
-  type MetadataStore,
   type Metrics,
   type RateLimiterFactory,
 } from '@capcheck/shared';
 import type { Router } from 'express';
 import type { UsersConfig } from './config';
 import type { SigningKeyRing } from './data-access/signing-keys';
-import type { Clock, PasswordHasher } from './domain/ports';
+import type { Clock, PasswordHasher, UsersStore } from './domain/ports';
 import { UsersDomain } from './domain/users';
 import { createUsersRouter } from './entry-points/http/routes';
 
 export interface UsersDeps {
   config: UsersConfig;
-  metadata: MetadataStore;
+  store: UsersStore;
   rateLimiters: RateLimiterFactory;
   keyRing: SigningKeyRing;
   passwords: PasswordHasher;
@@ -31,9 +30,9 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
   const { config, rateLimiters } = deps;
   const window = config.LOGIN_THROTTLE_WINDOW_SECONDS;
   const domain = new UsersDomain({
-    users: deps.metadata.users,
-    refreshTokens: deps.metadata.refreshTokens,
-    apiKeys: deps.metadata.apiKeys,
+    users: deps.store.users,
+    refreshTokens: deps.store.refreshTokens,
+    apiKeys: deps.store.apiKeys,
     passwords: deps.passwords,
     signer: deps.keyRing,
     clock: deps.clock ?? { now: () => new Date() },
@@ -90,7 +89,7 @@ export function createApp(deps: UsersDeps & HttpDeps): Express {
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     readiness: [
-      { name: 'metadata', check: () => deps.metadata.ping() },
+      { name: 'metadata', check: () => deps.store.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },
     ],
     mount: (app) => app.use(router),

@@ -3,3 +3,5 @@ export * from './config';
 export { usersPathPrefixes } from './entry-points/http/routes';
 export * from './data-access/signing-keys';
 export { bcryptHasher } from './data-access/bcrypt-hasher';
+export * from './data-access/store';
+export * from './domain/ports';

@@ -6,7 +6,6 @@ import {
   exitOnStartupFailure,
   Lifecycle,
   loadConfig,
-  openMetadataStore,
   openRateLimiters,
   serve,
   setting,
@@ -17,6 +16,7 @@ import { createApp } from './app';
 import { usersConfigShape } from './config';
 import { bcryptHasher } from './data-access/bcrypt-hasher';
 import { loadSigningKeyRing } from './data-access/signing-keys';
+import { openUsersStore } from './data-access/store';
 
 const schema = withAdapterRules(
   z.object({
@@ -30,12 +30,12 @@ const schema = withAdapterRules(
 async function main(): Promise<void> {
   const config = loadConfig(schema);
   const logger = createLogger({ service: 'users', level: config.LOG_LEVEL });
-  const metadata = await openMetadataStore(config);
+  const store = await openUsersStore(config);
   const rateLimiters = await openRateLimiters(config);
   const lifecycle = new Lifecycle();
   const app = createApp({
     config,
-    metadata,
+    store,
     rateLimiters,
     keyRing: await loadSigningKeyRing(config),
     passwords: bcryptHasher(config.BCRYPT_COST),
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     logger,
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     closers: [
-      { name: 'metadata', close: () => metadata.close() },
+      { name: 'metadata', close: () => store.close() },
       { name: 'rate-limits', close: () => rateLimiters.close() },
     ],
   });

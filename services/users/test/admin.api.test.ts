@@ -1,10 +1,10 @@
-import { password, signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { password, signUp, startUsers, type UsersSystem } from '../../../test-support/services';
 import { uniqueEmail } from '../../../test-support/http';
 
-let sys: LocalSystem;
+let sys: UsersSystem;
 const adminEmail = uniqueEmail('admin');
 beforeAll(async () => {
-  sys = await startLocal({ ADMIN_EMAILS: adminEmail.toUpperCase() });
+  sys = await startUsers({ ADMIN_EMAILS: adminEmail.toUpperCase() });
 });
 afterAll(() => sys.close());
 

@@ -1,9 +1,9 @@
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { signUp, startUsers, type UsersSystem } from '../../../test-support/services';
 import { uniqueEmail } from '../../../test-support/http';
 
-let sys: LocalSystem;
+let sys: UsersSystem;
 beforeAll(async () => {
-  sys = await startLocal();
+  sys = await startUsers();
 });
 afterAll(() => sys.close());
 
@@ -110,7 +110,7 @@ test('POST /auth/token without a key, or with a made-up one, is 401', async () =
 });
 
 test('failed key exchanges from one address are throttled', async () => {
-  const own = await startLocal({ API_KEY_FAILURES_PER_IP: '2' });
+  const own = await startUsers({ API_KEY_FAILURES_PER_IP: '2' });
   try {
     for (let i = 0; i < 2; i++)
       expect((await own.api.post('/auth/token', { headers: { 'x-api-key': `cck_${i}` } })).status).toBe(401);
@@ -123,7 +123,7 @@ test('failed key exchanges from one address are throttled', async () => {
 });
 
 test('the number of active keys per user is bounded', async () => {
-  const own = await startLocal({ MAX_API_KEYS_PER_USER: '2' });
+  const own = await startUsers({ MAX_API_KEYS_PER_USER: '2' });
   try {
     const user = await signUp(own.api, uniqueEmail());
     for (let i = 0; i < 2; i++) {

@@ -1,9 +1,9 @@
-import { password, signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { password, signUp, startUsers, type UsersSystem } from '../../../test-support/services';
 import { uniqueEmail } from '../../../test-support/http';
 
-let sys: LocalSystem;
+let sys: UsersSystem;
 beforeAll(async () => {
-  sys = await startLocal();
+  sys = await startUsers();
 });
 afterAll(() => sys.close());
 
@@ -131,7 +131,7 @@ describe('throttling', () => {
   });
 
   test('per IP: many accounts from one address are throttled too', async () => {
-    const own = await startLocal({ LOGIN_ATTEMPTS_PER_IP: '3' });
+    const own = await startUsers({ LOGIN_ATTEMPTS_PER_IP: '3' });
     try {
       for (let i = 0; i < 3; i++) {
         expect((await own.api.post('/auth/login', { json: { email: uniqueEmail(), password } })).status).toBe(401);
@@ -145,7 +145,7 @@ describe('throttling', () => {
   });
 
   test('registrations per IP are bounded', async () => {
-    const own = await startLocal({ REGISTRATIONS_PER_IP_PER_HOUR: '2' });
+    const own = await startUsers({ REGISTRATIONS_PER_IP_PER_HOUR: '2' });
     try {
       for (let i = 0; i < 2; i++) {
         expect((await own.api.post('/auth/register', { json: { email: uniqueEmail(), password } })).status).toBe(201);

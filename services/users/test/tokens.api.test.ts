@@ -1,17 +1,17 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { generateSigningJwks } from '@capcheck/users';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
+import { signUp, startUsers, type UsersSystem } from '../../../test-support/services';
 import { uniqueEmail } from '../../../test-support/http';
 
-let sys: LocalSystem;
+let sys: UsersSystem;
 let systemKey: JWK;
 let userId: string;
 
 beforeAll(async () => {
   const jwks = await generateSigningJwks();
   systemKey = jwks.keys[0]!;
-  sys = await startLocal({ JWT_SIGNING_KEYS: JSON.stringify(jwks) });
+  sys = await startUsers({ JWT_SIGNING_KEYS: JSON.stringify(jwks) });
   userId = (await signUp(sys.api, uniqueEmail())).id;
 });
 afterAll(() => sys.close());
@@ -124,7 +124,7 @@ describe('every forged or stale token gets 401 invalid_token', () => {
 describe('key rotation', () => {
   test('after a new key is put first, tokens of the old key still verify and new ones carry the new kid', async () => {
     const old = await generateSigningJwks();
-    const before = await startLocal({ JWT_SIGNING_KEYS: JSON.stringify(old) });
+    const before = await startUsers({ JWT_SIGNING_KEYS: JSON.stringify(old) });
     const email = uniqueEmail();
     let oldToken: string;
     try {
@@ -134,7 +134,7 @@ describe('key rotation', () => {
     }
     const fresh = await generateSigningJwks();
     const rotatedKeys = { keys: [fresh.keys[0]!, old.keys[0]!] };
-    const after = await startLocal({ JWT_SIGNING_KEYS: JSON.stringify(rotatedKeys) });
+    const after = await startUsers({ JWT_SIGNING_KEYS: JSON.stringify(rotatedKeys) });
     try {
       // Same user in the new process: copy nothing, just register again and compare kids.
       const newToken = (await signUp(after.api, email)).accessToken;

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError } from '../errors';
 import type { Role } from '../ids';
-import type { Principal } from './principal';
+import type { Caller, Principal } from './principal';
 import type { AccessTokenVerifier } from './verifier';
 
 const bearer = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
@@ -35,7 +35,7 @@ export function requireRole(role: Role): RequestHandler {
 }
 
 /** The caller and its token, for calls made on its behalf (e.g. inference reading an image). */
-export function callerOf(req: Request): { principal: Principal; accessToken: string } {
+export function callerOf(req: Request): Caller {
   return { principal: principalOf(req), accessToken: req.accessToken ?? '' };
 }
 

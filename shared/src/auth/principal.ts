@@ -8,6 +8,12 @@ export interface Principal {
   apiKeyId?: ApiKeyId;
 }
 
+/** A caller another service acts for: the verified principal and the token it came with. */
+export interface Caller {
+  principal: Principal;
+  accessToken: string;
+}
+
 /** Access tokens are explicitly typed (RFC 9068 / RFC 8725 §3.11) so no other JWT can pass for one. */
 export const accessTokenType = 'at+jwt';
 /** The one algorithm we sign and accept (RFC 8725 §3.1): pinned, never read from the token. */

@@ -58,9 +58,11 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
           verified.set(token, { principal, until: Math.min((payload.exp ?? 0) * 1000, at + maxAgeMs) });
         }
         return principal;
-      } catch {
-        // One answer for every failure: which check failed is not the caller's business.
-        throw new AppError('unauthenticated', 'invalid_token', 'the access token is missing, invalid or expired');
+      } catch (err) {
+        // One answer for every failure: which check failed is not the caller's business (the logs keep it).
+        throw new AppError('unauthenticated', 'invalid_token', 'the access token is missing, invalid or expired', {
+          cause: err,
+        });
       }
     },
   };

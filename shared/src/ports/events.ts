@@ -1,6 +1,6 @@
 import type { ImageId, UserId } from '../ids';
 
-/** DESIGN.md's events, on the topic exchange `capcheck.events` (routing key = `type`). */
+/** The events between services, on the topic exchange `capcheck.events` (routing key = `type`). */
 export interface ImageUploaded {
   type: 'image.uploaded';
   /** Unique per event, so consumers can recognise a redelivered duplicate. */
@@ -18,10 +18,16 @@ export interface ImageDeleted {
   imageId: ImageId;
   ownerId: UserId;
   sha256: string;
+  /**
+   * No image record points at these bytes any more: whoever keeps something per sha256 (inference's
+   * verdicts) may drop it. Carried here so no other service has to read the images table.
+   */
+  lastCopy: boolean;
 }
 export type CapcheckEvent = ImageUploaded | ImageDeleted;
 export type EventType = CapcheckEvent['type'];
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
+export const imageFormats = ['jpeg', 'png', 'webp'] as const satisfies readonly ImageFormat[];
 
 /**
  * What a handler says about a message. Throwing counts as `retry`. After `maxAttempts` tries, or

@@ -2,15 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import pino from 'pino';
-import {
-  createRabbitMqEventBus,
-  type CapcheckEvent,
-  type DeadLetterObserver,
-  type RabbitMqEventBus,
-} from '@capcheck/shared';
+import { createRabbitMqEventBus, type CapcheckEvent, type DeadLetterObserver, type EventBus } from '@capcheck/shared';
 import { deleted, eventsContract, inbox, uploaded } from './events.contract';
 import { waitFor } from '../../../test-support/poll';
 import { suiteFor, tcpUnreachable } from '../../../test-support/http';
+import { tcpProxy } from '../../../test-support/tcp-proxy';
 
 const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -32,7 +28,7 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
   let admin: ChannelModel;
   let channel: Channel;
   // Every bus is closed before queues are deleted, even after a failed test: a live bus would re-declare them.
-  const buses: RabbitMqEventBus[] = [];
+  const buses: EventBus[] = [];
   const open = async (logger = capturedLogger().logger, busUrl = url, onDeadLetter?: DeadLetterObserver) => {
     const bus = await createRabbitMqEventBus({ url: busUrl, exchange, logger, onDeadLetter });
     buses.push(bus);
@@ -68,7 +64,7 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
   });
 
   describe('contract', () => {
-    eventsContract<RabbitMqEventBus>({
+    eventsContract<EventBus>({
       open: (onDeadLetter) => open(undefined, url, onDeadLetter),
       deadLetters: async (_bus, queue) => readDeadQueue(queue),
       cleanup: deleteQueues,
@@ -135,14 +131,16 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
 
     test('after the connection is lost it reconnects, and the subscription receives new events', async () => {
       const { logger, lines } = capturedLogger();
-      const bus = await open(logger);
+      // Through a proxy of the test's own, whose line it can cut.
+      const proxy = await tcpProxy(url);
+      const bus = await open(logger, proxy.url);
       const seen = inbox();
       await bus.subscribe({ queue: queue('recover'), types: ['image.uploaded'], handle: async (e) => seen.push(e) });
       const before = uploaded();
       await bus.publish(before);
       await seen.untilSeen(before.eventId);
 
-      bus.__testing.dropConnection();
+      proxy.dropConnections();
       // Publishing fails until the adapter has reconnected and re-subscribed; retry up to a deadline.
       const after = uploaded();
       await waitFor('a publish to succeed after reconnecting', () => bus.publish(after).then(() => true), {
@@ -152,6 +150,7 @@ suiteFor(`events port: RabbitMQ adapter (${url})`, 'rabbitmq', tcpUnreachable(ur
       await seen.untilSeen(after.eventId);
       await expect(bus.ping()).resolves.toBeUndefined();
       await bus.close();
+      await proxy.close();
       expect(lines.some((l) => l.msg.includes('reconnecting'))).toBe(true);
       expect(lines.some((l) => l.msg === 'RabbitMQ reconnected')).toBe(true);
     });

@@ -4,15 +4,13 @@ import {
   blobKeyForSha256,
   newId,
   type CapcheckEvent,
-  type ImageSource,
   type ImageId,
-  type ImageRecord,
   type Page,
   type PageRequest,
   type Principal,
 } from '@capcheck/shared';
 import { detectFormat, mimeTypeOf, sanitizeFilename } from './formats';
-import type { ImagesDeps, UploadOutcome } from './ports';
+import type { ImageRecord, ImagesDomainDeps, UploadOutcome } from './ports';
 
 export interface Upload {
   bytes: Buffer;
@@ -23,7 +21,7 @@ const imageNotFound = () => new AppError('not_found', 'not_found', 'image not fo
 
 /** Upload, read and delete images; every read and delete is scoped to the caller. */
 export class ImagesDomain {
-  constructor(private readonly deps: ImagesDeps) {}
+  constructor(private readonly deps: ImagesDomainDeps) {}
 
   async upload(principal: Principal, upload: Upload): Promise<ImageRecord> {
     const started = process.hrtime.bigint();
@@ -105,35 +103,17 @@ export class ImagesDomain {
     return { record, bytes, mimeType: mimeTypeOf[record.format] };
   }
 
-  /** The in-process image source: the same ownership check as the HTTP route, without the HTTP. */
-  asImageSource(): ImageSource {
-    return {
-      describe: async (caller, id) => {
-        const record = await this.deps.images.findOwned(id, caller.principal.userId);
-        return record && { imageId: record.id, sha256: record.sha256, format: record.format };
-      },
-      read: async (caller, id) => {
-        try {
-          const { record, bytes } = await this.content(caller.principal, id);
-          return { imageId: record.id, sha256: record.sha256, format: record.format, bytes };
-        } catch (err) {
-          if (err instanceof AppError && err.kind === 'not_found') return null;
-          throw err;
-        }
-      },
-    };
-  }
-
   async delete(principal: Principal, id: ImageId | null): Promise<void> {
     const record = id && (await this.deps.images.deleteOwned(id, principal.userId));
     if (!record) throw imageNotFound();
-    await this.dropBlobIfUnreferenced(record);
+    const lastCopy = await this.dropBlobIfUnreferenced(record);
     await this.publish({
       type: 'image.deleted',
       eventId: newId(),
       imageId: record.id,
       ownerId: record.ownerId,
       sha256: record.sha256,
+      lastCopy,
     });
   }
 
@@ -144,15 +124,19 @@ export class ImagesDomain {
     this.deps.telemetry.blobBytesWritten(bytes.length);
   }
 
-  /** Identical bytes are stored once; the blob goes when the last record that points at it goes. */
-  private async dropBlobIfUnreferenced(record: ImageRecord): Promise<void> {
+  /**
+   * Identical bytes are stored once; the blob goes when the last record that points at it goes.
+   * Returns whether that record was the last (false when that could not be told: nothing is dropped).
+   */
+  private async dropBlobIfUnreferenced(record: ImageRecord): Promise<boolean> {
+    let lastCopy = false;
     try {
-      if ((await this.deps.images.countBySha256(record.sha256)) === 0) {
-        await this.deps.blobs.delete(blobKeyForSha256(record.sha256));
-      }
+      lastCopy = (await this.deps.images.countBySha256(record.sha256)) === 0;
+      if (lastCopy) await this.deps.blobs.delete(blobKeyForSha256(record.sha256));
     } catch (err) {
       this.deps.logger.error({ err, sha256: record.sha256 }, 'could not remove an unreferenced blob');
     }
+    return lastCopy;
   }
 
   /** Events speed things up; they are never the only copy of a fact, so a broker outage never fails a request. */

@@ -1,4 +1,47 @@
-import type { BlobStore, EventBus, ImageFormat, ImageRepository, Logger } from '@capcheck/shared';
+import type {
+  BlobStore,
+  EventBus,
+  ImageFormat,
+  ImageId,
+  Logger,
+  Page,
+  PageRequest,
+  StoreLifecycle,
+  UserId,
+} from '@capcheck/shared';
+
+export interface ImageRecord {
+  id: ImageId;
+  ownerId: UserId;
+  /** The client's file name, sanitised; metadata only, never used as a path or key. */
+  filename: string;
+  format: ImageFormat;
+  /** Display dimensions, after EXIF orientation. */
+  width: number;
+  height: number;
+  sizeBytes: number;
+  sha256: string;
+  /** Where the bytes are in the blob store (content-addressed: shared by identical uploads). */
+  objectKey: string;
+  createdAt: Date;
+}
+
+export interface ImageRepository {
+  create(image: ImageRecord): Promise<void>;
+  /** Only the owner's image: another user's id is the same as an unknown one. */
+  findOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null>;
+  /** The owner's images, newest first. */
+  listOwned(ownerId: UserId, page: PageRequest): Promise<Page<ImageRecord>>;
+  /** Deletes the owner's image and returns it, or null if there was none. */
+  deleteOwned(id: ImageId, ownerId: UserId): Promise<ImageRecord | null>;
+  /** How many records (any owner) point at these bytes: 0 means the blob may go. */
+  countBySha256(sha256: string): Promise<number>;
+}
+
+/** Everything the images service keeps (the bytes live in the blob store). */
+export interface ImagesStore extends StoreLifecycle {
+  readonly images: ImageRepository;
+}
 
 export interface DecodedImage {
   format: ImageFormat;
@@ -22,7 +65,8 @@ export interface ImagesTelemetry {
   eventPublished(type: string, ok: boolean): void;
 }
 
-export interface ImagesDeps {
+/** What the images domain works with. */
+export interface ImagesDomainDeps {
   images: ImageRepository;
   blobs: BlobStore;
   events: EventBus;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '@capcheck/shared';
-import { ModelLoadError, type ModelManifest } from './model-repository';
+import type { ModelManifest } from '../domain/ports';
+import { ModelLoadError } from './model-repository';
 
 /**
  * onnxruntime's `session.run` blocks the thread it runs on, so each model session lives in a worker

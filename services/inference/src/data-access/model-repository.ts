@@ -3,6 +3,7 @@ import { existsSync, type Dirent } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { ModelManifest } from '../domain/ports';
 
 /** The parts of `<name>/<version>/manifest.json` that serving relies on; the rest is documentation. */
 const manifestSchema = z.object({
@@ -27,20 +28,6 @@ const manifestSchema = z.object({
   test_metrics: z.record(z.string(), z.unknown()).optional(),
 });
 
-export interface ModelManifest {
-  name: string;
-  version: string;
-  labels: string[];
-  inputName: string;
-  outputName: string;
-  /** Height, width, channels of one input image. */
-  inputShape: [number, number, 3];
-  resize: { width: number; height: number; fit: 'contain' | 'cover' | 'fill'; background: [number, number, number] };
-  testMetrics: Record<string, unknown>;
-  /** Absolute path of the ONNX file, checked against the manifest's sha256. */
-  modelPath: string;
-}
-
 /** A model that cannot be served, with a message that names the file at fault. */
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -53,8 +40,8 @@ export async function readModelManifest(modelDir: string, name: string, version:
   let raw: string;
   try {
     raw = await readFile(manifestPath, 'utf8');
-  } catch {
-    throw new ModelLoadError(`model manifest not found: ${manifestPath}`);
+  } catch (err) {
+    throw new ModelLoadError(`model manifest not found: ${manifestPath}`, { cause: err });
   }
   let parsed: z.output<typeof manifestSchema>;
   try {
@@ -73,8 +60,8 @@ export async function readModelManifest(modelDir: string, name: string, version:
   let bytes: Buffer;
   try {
     bytes = await readFile(modelPath);
-  } catch {
-    throw new ModelLoadError(`model file not found: ${modelPath}`);
+  } catch (err) {
+    throw new ModelLoadError(`model file not found: ${modelPath}`, { cause: err });
   }
   if (createHash('sha256').update(bytes).digest('hex') !== parsed.sha256) {
     throw new ModelLoadError(`model file does not match the sha256 in its manifest: ${modelPath}`);
@@ -101,8 +88,8 @@ export async function latestVersion(modelDir: string, name: string): Promise<str
   let entries: Dirent[];
   try {
     entries = await readdir(join(modelDir, name), { withFileTypes: true });
-  } catch {
-    throw new ModelLoadError(`model folder not found: ${join(modelDir, name)}`);
+  } catch (err) {
+    throw new ModelLoadError(`model folder not found: ${join(modelDir, name)}`, { cause: err });
   }
   const versions = entries
     .filter((e) => e.isDirectory() && existsSync(join(modelDir, name, e.name, 'manifest.json')))

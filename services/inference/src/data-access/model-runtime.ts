@@ -1,7 +1,7 @@
 import { AppError, type Logger } from '@capcheck/shared';
-import type { LoadedModel, ModelProvider } from '../domain/ports';
+import type { LoadedModel, ModelManifest, ModelProvider, ModelState } from '../domain/ports';
 import { createInferencePool, type InferencePool, type PoolTelemetry } from './inference-pool';
-import { latestVersion, readModelManifest, type ModelManifest } from './model-repository';
+import { latestVersion, readModelManifest } from './model-repository';
 import { preprocess } from './preprocess';
 
 export interface ModelRuntimeOptions {
@@ -19,7 +19,8 @@ export interface ModelRuntimeOptions {
   logger: Logger;
 }
 
-export type ModelStatus =
+/** The runtime's own view: the pool it serves with, and why loading failed. */
+type ModelStatus =
   | { state: 'loading' }
   | { state: 'ready'; manifest: ModelManifest; pool: InferencePool }
   | { state: 'failed'; error: string };
@@ -37,8 +38,10 @@ export class ModelRuntime implements ModelProvider {
     this.ready = this.load();
   }
 
-  get state(): ModelStatus {
-    return this.status;
+  state(): ModelState {
+    const status = this.status;
+    if (status.state !== 'ready') return { state: status.state };
+    return { state: 'ready', manifest: status.manifest, workers: status.pool.size };
   }
 
   current(): LoadedModel {

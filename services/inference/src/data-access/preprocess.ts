@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { AppError } from '@capcheck/shared';
-import type { ModelManifest } from './model-repository';
+import type { ModelManifest } from '../domain/ports';
 
 /**
  * Bytes → the model's input, exactly as the training code prepared its pictures (see the manifest):
@@ -24,7 +24,8 @@ export async function preprocess(bytes: Buffer, model: ModelManifest, maxPixels:
       .toBuffer();
     if (pixels.length !== width * height * 3) throw new Error('unexpected channel count');
     return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length);
-  } catch {
-    throw new AppError('unprocessable', 'corrupt_image', 'the image cannot be decoded');
+  } catch (err) {
+    // The client hears only that the bytes cannot be read; the logs keep why.
+    throw new AppError('unprocessable', 'corrupt_image', 'the image cannot be decoded', { cause: err });
   }
 }

@@ -1,12 +1,113 @@
 import type {
+  ApiKeyId,
   BlobStore,
-  ImageRepository,
-  ImageSource,
+  Caller,
+  ImageFormat,
+  ImageId,
   Logger,
-  PredictionLogRepository,
-  PredictionRepository,
+  Page,
+  PageRequest,
+  StoreLifecycle,
+  UserId,
 } from '@capcheck/shared';
-import type { ModelManifest } from '../data-access/model-repository';
+
+/** A model's verdict on some bytes; shared by every image with the same sha256. */
+export interface PredictionRecord {
+  sha256: string;
+  modelName: string;
+  modelVersion: string;
+  label: string;
+  confidence: number;
+  /** Probability per label, summing to 1. */
+  scores: Record<string, number>;
+  createdAt: Date;
+}
+
+export interface PredictionRepository {
+  find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null>;
+  /** Inserts, or leaves an existing record for the same key as it is (the verdict is deterministic). */
+  save(prediction: PredictionRecord): Promise<void>;
+  /** Drops every model's verdicts on these bytes. */
+  deleteBySha256(sha256: string): Promise<number>;
+}
+
+/** One record per `GET /predict/:id` request, for audit and dashboards. */
+export interface PredictionLogRecord {
+  id: string;
+  at: Date;
+  imageId: ImageId;
+  userId: UserId;
+  apiKeyId: ApiKeyId | null;
+  clientIp: string;
+  userAgent: string;
+  imageFormat: ImageFormat;
+  imageSha256: string;
+  label: string;
+  confidence: number;
+  modelName: string;
+  modelVersion: string;
+  cached: boolean;
+  latencyMs: number;
+}
+
+export interface PredictionLogQuery extends PageRequest {
+  from: Date;
+  to: Date;
+  label?: string | undefined;
+}
+
+export interface PredictionLogRepository {
+  append(log: PredictionLogRecord): Promise<void>;
+  /** Logs with from <= at < to (and the label, if given), newest first. */
+  query(query: PredictionLogQuery): Promise<Page<PredictionLogRecord>>;
+  /** Retention: removes logs older than the date; returns how many. */
+  deleteOlderThan(date: Date): Promise<number>;
+}
+
+/** Everything the inference service keeps. */
+export interface InferenceStore extends StoreLifecycle {
+  readonly predictions: PredictionRepository;
+  readonly predictionLogs: PredictionLogRepository;
+}
+
+export interface DescribedImage {
+  imageId: ImageId;
+  sha256: string;
+  format: ImageFormat;
+}
+
+export interface SourcedImage extends DescribedImage {
+  bytes: Buffer;
+}
+
+/**
+ * How inference reads an image: always on behalf of the caller, so the images service alone decides
+ * ownership. Null means "not found" (unknown, deleted, or someone else's: they are the same).
+ */
+export interface ImageSource {
+  /** What the image is, without its bytes: enough to look up a cached prediction. */
+  describe(caller: Caller, id: ImageId): Promise<DescribedImage | null>;
+  read(caller: Caller, id: ImageId): Promise<SourcedImage | null>;
+}
+
+/** What serving knows of a model: its labels, its input, and how it scored on the test set. */
+export interface ModelManifest {
+  name: string;
+  version: string;
+  labels: string[];
+  inputName: string;
+  outputName: string;
+  /** Height, width, channels of one input image. */
+  inputShape: [number, number, 3];
+  resize: { width: number; height: number; fit: 'contain' | 'cover' | 'fill'; background: [number, number, number] };
+  testMetrics: Record<string, unknown>;
+  /** Absolute path of the ONNX file, checked against the manifest's sha256. */
+  modelPath: string;
+}
+
+/** Where the model is: still loading, serving (on so many workers), or broken. */
+export type ModelState =
+  { state: 'loading' } | { state: 'ready'; manifest: ModelManifest; workers: number } | { state: 'failed' };
 
 /** The model as serving sees it: what it is, and how to run it. */
 export interface LoadedModel {
@@ -19,6 +120,7 @@ export interface LoadedModel {
 export interface ModelProvider {
   /** The loaded model, or an `unavailable` AppError naming why not. */
   current(): LoadedModel;
+  state(): ModelState;
 }
 
 export interface InferenceTelemetry {
@@ -27,11 +129,11 @@ export interface InferenceTelemetry {
   inference(seconds: number): void;
 }
 
-export interface InferenceDeps {
+/** What the predictions domain works with. */
+export interface PredictionsDomainDeps {
   imageSource: ImageSource;
   /** Read-only: event consumers fetch bytes by sha256 (no caller to act for). */
   blobs: BlobStore;
-  images: Pick<ImageRepository, 'countBySha256'>;
   predictions: PredictionRepository;
   logs: PredictionLogRepository;
   model: ModelProvider;

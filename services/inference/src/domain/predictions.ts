@@ -8,11 +8,15 @@ import {
   type ImageId,
   type ImageUploaded,
   type Page,
-  type PredictionLogQuery,
-  type PredictionLogRecord,
-  type PredictionRecord,
 } from '@capcheck/shared';
-import type { InferenceDeps, LoadedModel } from './ports';
+import type {
+  LoadedModel,
+  ModelState,
+  PredictionLogQuery,
+  PredictionLogRecord,
+  PredictionRecord,
+  PredictionsDomainDeps,
+} from './ports';
 
 export interface PredictionView {
   imageId: ImageId;
@@ -34,7 +38,7 @@ export class PredictionsDomain {
   /** Concurrent requests for the same bytes share one inference (no cache stampede). */
   private readonly computing = new Map<string, Promise<PredictionRecord>>();
 
-  constructor(private readonly deps: InferenceDeps) {}
+  constructor(private readonly deps: PredictionsDomainDeps) {}
 
   async predict(caller: Caller, id: ImageId | null, context: RequestContext): Promise<PredictionView> {
     const started = process.hrtime.bigint();
@@ -96,12 +100,15 @@ export class PredictionsDomain {
     return 'ack';
   }
 
-  /** `image.deleted`: drop verdicts on bytes no image references any more. */
+  /** `image.deleted`: drop verdicts on bytes no image references any more (the event says so). */
   async forget(event: ImageDeleted): Promise<HandlerOutcome> {
-    if ((await this.deps.images.countBySha256(event.sha256)) === 0) {
-      await this.deps.predictions.deleteBySha256(event.sha256);
-    }
+    if (event.lastCopy) await this.deps.predictions.deleteBySha256(event.sha256);
     return 'ack';
+  }
+
+  /** The model being served, for `GET /models`. */
+  model(): ModelState {
+    return this.deps.model.state();
   }
 
   queryLogs(query: PredictionLogQuery): Promise<Page<PredictionLogRecord>> {

@@ -72,6 +72,7 @@ export async function importSigningKeys(jwksJson: string): Promise<SigningKey[]>
   try {
     parsed = JSON.parse(jwksJson);
   } catch {
+    // No cause on purpose: JSON.parse's message quotes the text, and this text is a private key.
     throw new ConfigError('Invalid configuration:\n  JWT_SIGNING_KEYS: not valid JSON');
   }
   const result = privateJwksSchema.safeParse(parsed);

@@ -3,7 +3,6 @@ import {
   DuplicateKeyError,
   newId,
   type ApiKeyId,
-  type ApiKeyRecord,
   type Email,
   type Page,
   type PageRequest,
@@ -13,10 +12,9 @@ import {
   type Role,
   type TokenFamilyId,
   type UserId,
-  type UserRecord,
 } from '@capcheck/shared';
 import { apiKeyPrefix, hashSecret, randomSecret } from './credentials';
-import type { UsersDeps } from './ports';
+import type { ApiKeyRecord, UserRecord, UsersDomainDeps } from './ports';
 
 export interface AccessGrant {
   accessToken: string;
@@ -46,7 +44,7 @@ export class UsersDomain {
   /** Compared against when the email is unknown, so both failures cost one bcrypt check. */
   private readonly dummyHash: Promise<string>;
 
-  constructor(private readonly deps: UsersDeps) {
+  constructor(private readonly deps: UsersDomainDeps) {
     this.dummyHash = deps.passwords.hash(randomSecret());
   }
 
@@ -67,7 +65,7 @@ export class UsersDomain {
       await this.deps.users.create(user);
     } catch (err) {
       if (err instanceof DuplicateKeyError) {
-        throw new AppError('conflict', 'email_taken', 'an account with this email already exists');
+        throw new AppError('conflict', 'email_taken', 'an account with this email already exists', { cause: err });
       }
       throw err;
     }

@@ -25,11 +25,6 @@ export interface RabbitMqOptions {
   onDeadLetter?: DeadLetterObserver;
 }
 
-export interface RabbitMqEventBus extends EventBus {
-  /** Test-only: cuts the socket under the adapter, as a broker restart or network failure would. */
-  __testing: { dropConnection(): void };
-}
-
 const knownTypes: ReadonlySet<string> = new Set<EventType>(['image.uploaded', 'image.deleted']);
 const prefetch = 16;
 const confirmTimeoutMs = 5000;
@@ -58,7 +53,7 @@ interface Live {
  * `close()`, re-declaring the topology and every subscription each time. While disconnected, `publish`
  * and `ping` reject at once and `subscribe` registers the subscription for when the broker is back.
  */
-export async function createRabbitMqEventBus(options: RabbitMqOptions): Promise<RabbitMqEventBus> {
+export async function createRabbitMqEventBus(options: RabbitMqOptions): Promise<EventBus> {
   const { url } = options;
   const exchange = options.exchange ?? 'capcheck.events';
   const deadLetterExchange = `${exchange}.dlx`;
@@ -296,13 +291,6 @@ export async function createRabbitMqEventBus(options: RabbitMqOptions): Promise<
         }
       })();
       return closed;
-    },
-
-    __testing: {
-      dropConnection() {
-        // amqplib notices a socket error or end, not a bare destroy().
-        if (live) socketOf(live.conn).destroy(new Error('connection dropped by a test'));
-      },
     },
   };
 }

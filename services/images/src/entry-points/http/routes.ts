@@ -1,15 +1,8 @@
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
-import {
-  AppError,
-  parseId,
-  principalOf,
-  requireAuth,
-  type AccessTokenVerifier,
-  type ImageId,
-  type ImageRecord,
-} from '@capcheck/shared';
+import { AppError, parseId, principalOf, requireAuth, type AccessTokenVerifier, type ImageId } from '@capcheck/shared';
+import type { ImageRecord } from '../../domain/ports';
 import type { ImagesDomain } from '../../domain/images';
 
 /** The path space this service owns; the gateway routes these prefixes here. */

@@ -1,15 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import {
-  callerOf,
-  parseId,
-  requireAuth,
-  requireRole,
-  type AccessTokenVerifier,
-  type ImageId,
-  type PredictionLogRecord,
-} from '@capcheck/shared';
-import type { ModelRuntime } from '../../data-access/model-runtime';
+import { callerOf, parseId, requireAuth, requireRole, type AccessTokenVerifier, type ImageId } from '@capcheck/shared';
+import type { PredictionLogRecord } from '../../domain/ports';
 import type { PredictionsDomain } from '../../domain/predictions';
 
 /** The path space this service owns; the gateway routes these prefixes here. */
@@ -37,12 +29,8 @@ const logQuery = z
 
 const logView = (l: PredictionLogRecord) => ({ ...l, at: l.at.toISOString() });
 
-export function createInferenceRouter(deps: {
-  domain: PredictionsDomain;
-  runtime: ModelRuntime;
-  verifier: AccessTokenVerifier;
-}): Router {
-  const { domain, runtime } = deps;
+export function createInferenceRouter(deps: { domain: PredictionsDomain; verifier: AccessTokenVerifier }): Router {
+  const { domain } = deps;
   const router = Router();
   router.use(inferencePathPrefixes, tagService, requireAuth(deps.verifier));
 
@@ -57,12 +45,12 @@ export function createInferenceRouter(deps: {
   });
 
   router.get('/models', (_req, res) => {
-    const status = runtime.state;
-    if (status.state !== 'ready') {
-      res.json({ items: [], status: status.state });
+    const model = domain.model();
+    if (model.state !== 'ready') {
+      res.json({ items: [], status: model.state });
       return;
     }
-    const m = status.manifest;
+    const m = model.manifest;
     res.json({
       status: 'ready',
       items: [
@@ -78,7 +66,7 @@ export function createInferenceRouter(deps: {
             resize: m.resize,
           },
           testMetrics: m.testMetrics,
-          workers: status.pool.size,
+          workers: model.workers,
         },
       ],
     });

@@ -9,10 +9,9 @@ import {
   roles,
   type AccessTokenVerifier,
   type ApiKeyId,
-  type ApiKeyRecord,
   type UserId,
-  type UserRecord,
 } from '@capcheck/shared';
+import type { ApiKeyRecord, UserRecord } from '../../domain/ports';
 import { emailSchema, newPasswordSchema } from '../../domain/credentials';
 import type { UsersDomain } from '../../domain/users';
 import type { SigningKeyRing } from '../../data-access/signing-keys';

@@ -1,26 +1,27 @@
 import { createHash } from 'node:crypto';
-import { httpImageSource, newId, type Caller, type ImageId, type ImageSource, type UserId } from '@capcheck/shared';
-import { ImagesDomain } from '@capcheck/images';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
-import { uniqueEmail, uploadFile } from '../../../test-support/http';
-import { jpeg } from '../../../test-support/images';
+import { createLogger, newId, type Caller, type ImageId, type UserId } from '@capcheck/shared';
+import { ImagesDomain, sharpDecoder } from '@capcheck/images';
+import { httpImageSource, type ImageSource } from '@capcheck/inference';
+import { inProcessImageSource } from '@capcheck/local';
+import { startImages, type ImagesSystem } from '../../test-support/services';
+import { uploadFile } from '../../test-support/http';
+import { jpeg } from '../../test-support/images';
 
 /**
  * How inference reads images, through each adapter: over HTTP with the caller's token (separate
- * services) and in-process (the local process). Both must answer alike.
+ * services) and in-process (the local process). Both must answer alike, over the same images.
  */
-let sys: LocalSystem;
+let sys: ImagesSystem;
 let domain: ImagesDomain;
 beforeAll(async () => {
-  sys = await startLocal();
-  const { sharpDecoder } = await import('@capcheck/images');
+  sys = await startImages();
   domain = new ImagesDomain({
-    images: sys.metadata.images,
+    images: sys.store.images,
     blobs: sys.blobs,
     events: sys.events,
     decoder: sharpDecoder({ maxPixels: 40e6 }),
     telemetry: { upload: () => undefined, blobBytesWritten: () => undefined, eventPublished: () => undefined },
-    logger: (await import('@capcheck/shared')).createLogger({ service: 'test', level: 'silent' }),
+    logger: createLogger({ service: 'test', level: 'silent' }),
     clock: { now: () => new Date() },
   });
 });
@@ -28,13 +29,13 @@ afterAll(() => sys.close());
 
 const adapters: [string, () => ImageSource][] = [
   ['HTTP, with the caller token', () => httpImageSource({ baseUrl: sys.baseUrl })],
-  ['in-process', () => domain.asImageSource()],
+  ['in-process', () => inProcessImageSource(domain)],
 ];
 
 describe.each(adapters)('image source: %s', (_name, source) => {
   async function callerWithImage() {
-    const user = await signUp(sys.api, uniqueEmail());
-    const caller: Caller = { principal: { userId: user.id as UserId, role: 'user' }, accessToken: user.accessToken };
+    const user = await sys.signUp();
+    const caller: Caller = { principal: { userId: user.id, role: 'user' }, accessToken: user.accessToken };
     const bytes = await jpeg();
     const img = await uploadFile(sys.baseUrl, user.accessToken, { bytes });
     return { caller, bytes, id: img.body.id as ImageId };

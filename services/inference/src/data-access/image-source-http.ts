@@ -1,7 +1,5 @@
-import { AppError } from '../errors';
-import type { ImageId } from '../ids';
-import type { ImageFormat } from '../ports/events';
-import type { Caller, DescribedImage, ImageSource, SourcedImage } from '../ports/image-source';
+import { AppError, type Caller, type ImageFormat, type ImageId } from '@capcheck/shared';
+import type { DescribedImage, ImageSource, SourcedImage } from '../domain/ports';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
 
@@ -17,8 +15,8 @@ export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }
         headers: { authorization: `Bearer ${caller.accessToken}` },
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
-    } catch {
-      throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer');
+    } catch (err) {
+      throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer', { cause: err });
     }
     if (res.status === 404) return null;
     if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);

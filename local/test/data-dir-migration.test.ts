@@ -1,0 +1,58 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { startLocal } from '../../test-support/local';
+import { writeLegacyDataDir } from '../../test-support/legacy-data-dir';
+import { password } from '../../test-support/services';
+import { jpeg } from '../../test-support/images';
+import { servedModel } from '../../test-support/models';
+
+test('a DATA_DIR from before per-service schemas is taken over on start, and nothing in it is lost', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-legacy-'));
+  const { version } = await servedModel();
+  // A verdict the model would not give, so a cached answer can only come from the old file.
+  const legacy = await writeLegacyDataDir(dataDir, await jpeg(), { label: 'from-the-old-file', modelVersion: version });
+
+  const sys = await startLocal({}, {}, dataDir);
+  try {
+    const login = await sys.api.post<{ accessToken: string }>('/auth/login', {
+      json: { email: legacy.admin.email, password },
+    });
+    expect(login.status).toBe(200);
+    const token = login.body.accessToken;
+    expect((await sys.api.get('/users/me', { token })).body).toMatchObject({ id: legacy.admin.id, role: 'admin' });
+    const keys = await sys.api.get<{ items: { id: string }[] }>('/users/me/api-keys', { token });
+    expect(keys.body.items.map((k) => k.id)).toEqual([legacy.apiKey.id]);
+    expect((await sys.api.post('/auth/token', { headers: { 'x-api-key': legacy.apiKey.key } })).status).toBe(200);
+
+    const images = await sys.api.get<{ items: { id: string; sha256: string }[] }>('/images', { token });
+    expect(images.body.items).toEqual([expect.objectContaining({ id: legacy.image.id, sha256: legacy.image.sha256 })]);
+    const content = await fetch(`${sys.baseUrl}/images/${legacy.image.id}/content`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(Buffer.from(await content.arrayBuffer()).equals(legacy.image.bytes)).toBe(true);
+
+    const predicted = await sys.api.get(`/predict/${legacy.image.id}`, { token });
+    expect(predicted.body).toMatchObject({ label: 'from-the-old-file', cached: true });
+    const logs = await sys.api.get<{ items: { id: string }[] }>(
+      `/admin/api/prediction-logs?label=from-the-old-file&limit=10`,
+      { token },
+    );
+    expect(logs.body.items.map((l) => l.id)).toContain(legacy.logId);
+  } finally {
+    await sys.close();
+  }
+
+  const file = new Database(join(dataDir, 'capcheck.sqlite'), { readonly: true });
+  try {
+    expect(file.prepare('SELECT service, version FROM schema_migrations ORDER BY service').all()).toEqual([
+      { service: 'images', version: 1 },
+      { service: 'inference', version: 1 },
+      { service: 'users', version: 1 },
+    ]);
+    expect(file.prepare('SELECT COUNT(*) AS n FROM refresh_tokens').get()).toEqual({ n: 2 });
+  } finally {
+    file.close();
+  }
+});

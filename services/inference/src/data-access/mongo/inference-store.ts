@@ -1,0 +1,164 @@
+import { Schema, type Connection, type FilterQuery, type Model } from 'mongoose';
+import {
+  decodeCursor,
+  fromDocument,
+  imageFormats,
+  isInvalidDate,
+  limitForPage,
+  nullableText,
+  openMongoStore,
+  pageCanMatch,
+  requiredDate,
+  requiredNumber,
+  requiredText,
+  schemaOptions,
+  toDocument,
+  toPage,
+  type Page,
+  type Stored,
+} from '@capcheck/shared';
+import type {
+  InferenceStore,
+  PredictionLogQuery,
+  PredictionLogRecord,
+  PredictionLogRepository,
+  PredictionRecord,
+  PredictionRepository,
+} from '../../domain/ports';
+
+/**
+ * Keyed by a unique (sha256, modelName, modelVersion) index rather than a joined `_id` string, which
+ * could make two different keys collide when a model name or version contains the separator.
+ */
+type PredictionDocument = PredictionRecord;
+
+type PredictionLogDocument = Stored<PredictionLogRecord>;
+
+const predictionSchema = new Schema<PredictionDocument>(
+  {
+    sha256: requiredText,
+    modelName: requiredText,
+    modelVersion: requiredText,
+    label: requiredText,
+    confidence: requiredNumber,
+    // Labels are the model's own names, so the scores are an open object rather than fixed paths.
+    scores: { type: Schema.Types.Mixed, required: true },
+    createdAt: requiredDate,
+  },
+  schemaOptions('predictions'),
+);
+// The key, like SQLite's primary key; led by sha256, it also serves deleteBySha256.
+predictionSchema.index({ sha256: 1, modelName: 1, modelVersion: 1 }, { unique: true });
+
+const predictionLogSchema = new Schema<PredictionLogDocument>(
+  {
+    _id: requiredText,
+    at: requiredDate,
+    imageId: requiredText,
+    userId: requiredText,
+    apiKeyId: nullableText,
+    clientIp: requiredText,
+    userAgent: requiredText,
+    imageFormat: { type: String, enum: imageFormats, required: true },
+    imageSha256: requiredText,
+    label: requiredText,
+    confidence: requiredNumber,
+    modelName: requiredText,
+    modelVersion: requiredText,
+    cached: { type: Boolean, required: true },
+    latencyMs: requiredNumber,
+  },
+  schemaOptions('prediction_logs'),
+);
+// Serve query's sort and cursor, without and with the label filter, like SQLite's prediction_logs_at
+// and prediction_logs_label_at.
+predictionLogSchema.index({ at: -1, _id: -1 });
+predictionLogSchema.index({ label: 1, at: -1, _id: -1 });
+
+const toPrediction = (d: PredictionDocument): PredictionRecord => ({
+  sha256: d.sha256,
+  modelName: d.modelName,
+  modelVersion: d.modelVersion,
+  label: d.label,
+  confidence: d.confidence,
+  scores: d.scores,
+  createdAt: d.createdAt,
+});
+
+const toPredictionLog = (d: PredictionLogDocument) => fromDocument<PredictionLogRecord>(d);
+
+class MongoPredictions implements PredictionRepository {
+  constructor(private readonly model: Model<PredictionDocument>) {}
+
+  async find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null> {
+    const doc = await this.model
+      .findOne({ sha256: String(sha256), modelName: String(modelName), modelVersion: String(modelVersion) })
+      .lean<PredictionDocument>();
+    return doc ? toPrediction(doc) : null;
+  }
+
+  async save(p: PredictionRecord): Promise<void> {
+    const { sha256, modelName, modelVersion, label, confidence, scores, createdAt } = p;
+    // Like SQLite's ON CONFLICT DO NOTHING: the unique key makes concurrent upserts settle on one
+    // record, and $setOnInsert leaves a record that is already there untouched.
+    await this.model.updateOne(
+      { sha256: String(sha256), modelName: String(modelName), modelVersion: String(modelVersion) },
+      { $setOnInsert: { label, confidence, scores, createdAt } },
+      // Validators stand in for SQLite's NOT NULL columns; updates skip them by default.
+      { upsert: true, runValidators: true },
+    );
+  }
+
+  async deleteBySha256(sha256: string): Promise<number> {
+    const result = await this.model.deleteMany({ sha256: String(sha256) });
+    return result.deletedCount;
+  }
+}
+
+class MongoPredictionLogs implements PredictionLogRepository {
+  constructor(private readonly model: Model<PredictionLogDocument>) {}
+
+  async append(l: PredictionLogRecord): Promise<void> {
+    await this.model.create(toDocument(l));
+  }
+
+  async query({ from, to, label, limit, cursor }: PredictionLogQuery): Promise<Page<PredictionLogRecord>> {
+    const before = decodeCursor(cursor);
+    if (!pageCanMatch(limit, from, to, before?.createdAt)) return { items: [], nextCursor: null };
+    const filter: FilterQuery<PredictionLogDocument> = { at: { $gte: from, $lt: to } };
+    if (label !== undefined) filter.label = String(label);
+    if (before) {
+      filter.$or = [{ at: { $lt: before.createdAt } }, { at: before.createdAt, _id: { $lt: String(before.id) } }];
+    }
+    const docs = await limitForPage(this.model.find(filter).sort({ at: -1, _id: -1 }), limit).lean<
+      PredictionLogDocument[]
+    >();
+    return toPage(docs.map(toPredictionLog), limit, (l) => [l.at, l.id]);
+  }
+
+  async deleteOlderThan(date: Date): Promise<number> {
+    // SQLite compares against a NaN time as NULL and deletes nothing; Mongo would reject the date.
+    if (isInvalidDate(date)) return 0;
+    const result = await this.model.deleteMany({ at: { $lt: date } });
+    return result.deletedCount;
+  }
+}
+
+/** Registers the models and waits for their indexes: the prediction key must exist before the first upsert. */
+async function createInferenceModels(conn: Connection) {
+  const predictions = conn.model<PredictionDocument>('Prediction', predictionSchema);
+  const predictionLogs = conn.model<PredictionLogDocument>('PredictionLog', predictionLogSchema);
+  await Promise.all([predictions.createIndexes(), predictionLogs.createIndexes()]);
+  return { predictions, predictionLogs };
+}
+
+/** The inference service's collections, in the database its MONGO_URL names. */
+export function createMongoInferenceStore(url: string): Promise<InferenceStore> {
+  return openMongoStore(url, async (conn) => {
+    const models = await createInferenceModels(conn);
+    return {
+      predictions: new MongoPredictions(models.predictions),
+      predictionLogs: new MongoPredictionLogs(models.predictionLogs),
+    };
+  });
+}

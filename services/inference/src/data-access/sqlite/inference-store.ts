@@ -1,0 +1,207 @@
+import {
+  decodeCursor,
+  openSqliteStore,
+  toPage,
+  type ApiKeyId,
+  type ImageFormat,
+  type ImageId,
+  type Page,
+  type StatementSource,
+  type UserId,
+} from '@capcheck/shared';
+import type {
+  InferenceStore,
+  PredictionLogQuery,
+  PredictionLogRecord,
+  PredictionLogRepository,
+  PredictionRecord,
+  PredictionRepository,
+} from '../../domain/ports';
+import { inferenceSchema } from './migrations';
+
+interface PredictionRow {
+  sha256: string;
+  model_name: string;
+  model_version: string;
+  label: string;
+  confidence: number;
+  scores: string;
+  created_at: number;
+}
+
+class SqlitePredictions implements PredictionRepository {
+  constructor(private readonly db: StatementSource) {}
+
+  async find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null> {
+    const row = this.db
+      .prepare('SELECT * FROM predictions WHERE sha256 = ? AND model_name = ? AND model_version = ?')
+      .get(sha256, modelName, modelVersion) as PredictionRow | undefined;
+    return row
+      ? {
+          sha256: row.sha256,
+          modelName: row.model_name,
+          modelVersion: row.model_version,
+          label: row.label,
+          confidence: row.confidence,
+          scores: JSON.parse(row.scores) as Record<string, number>,
+          createdAt: new Date(row.created_at),
+        }
+      : null;
+  }
+
+  async save(p: PredictionRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO predictions (sha256, model_name, model_version, label, confidence, scores, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(
+        p.sha256,
+        p.modelName,
+        p.modelVersion,
+        p.label,
+        p.confidence,
+        JSON.stringify(p.scores),
+        p.createdAt.getTime(),
+      );
+  }
+
+  async deleteBySha256(sha256: string): Promise<number> {
+    return this.db.prepare('DELETE FROM predictions WHERE sha256 = ?').run(sha256).changes;
+  }
+}
+
+interface PredictionLogRow {
+  id: string;
+  at: number;
+  image_id: string;
+  user_id: string;
+  api_key_id: string | null;
+  client_ip: string;
+  user_agent: string;
+  image_format: ImageFormat;
+  image_sha256: string;
+  label: string;
+  confidence: number;
+  model_name: string;
+  model_version: string;
+  cached: number;
+  latency_ms: number;
+}
+
+const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
+  id: r.id,
+  at: new Date(r.at),
+  imageId: r.image_id as ImageId,
+  userId: r.user_id as UserId,
+  apiKeyId: r.api_key_id as ApiKeyId | null,
+  clientIp: r.client_ip,
+  userAgent: r.user_agent,
+  imageFormat: r.image_format,
+  imageSha256: r.image_sha256,
+  label: r.label,
+  confidence: r.confidence,
+  modelName: r.model_name,
+  modelVersion: r.model_version,
+  cached: r.cached === 1,
+  latencyMs: r.latency_ms,
+});
+
+class SqlitePredictionLogs implements PredictionLogRepository {
+  /** Records of this event-loop turn, waiting for one transaction, and their callers. */
+  private waiting: { record: PredictionLogRecord; written: (err?: unknown) => void }[] = [];
+  private readonly insertAll: (records: PredictionLogRecord[]) => void;
+
+  constructor(private readonly db: StatementSource) {
+    this.insertAll = db.transaction((records: PredictionLogRecord[]) => {
+      for (const record of records) this.insert(record);
+    });
+  }
+
+  /**
+   * The records of requests that arrive in the same event-loop turn are written in one transaction:
+   * one WAL commit instead of one per request. Each caller's promise still settles only once its own
+   * record is written (or failed), so nothing is acknowledged before it is stored.
+   */
+  append(record: PredictionLogRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ record, written: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (this.waiting.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      this.insertAll(batch.map((w) => w.record));
+      for (const w of batch) w.written();
+    } catch {
+      // The transaction rolled back as a whole: one at a time, so a bad record fails alone.
+      for (const w of batch) {
+        try {
+          this.insert(w.record);
+          w.written();
+        } catch (err) {
+          w.written(err);
+        }
+      }
+    }
+  }
+
+  private insert(l: PredictionLogRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO prediction_logs (id, at, image_id, user_id, api_key_id, client_ip, user_agent, image_format,
+           image_sha256, label, confidence, model_name, model_version, cached, latency_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        l.id,
+        l.at.getTime(),
+        l.imageId,
+        l.userId,
+        l.apiKeyId,
+        l.clientIp,
+        l.userAgent,
+        l.imageFormat,
+        l.imageSha256,
+        l.label,
+        l.confidence,
+        l.modelName,
+        l.modelVersion,
+        l.cached ? 1 : 0,
+        l.latencyMs,
+      );
+  }
+
+  async query({ from, to, label, limit, cursor }: PredictionLogQuery): Promise<Page<PredictionLogRecord>> {
+    const before = decodeCursor(cursor);
+    const conditions = ['at >= ?', 'at < ?'];
+    const params: (string | number)[] = [from.getTime(), to.getTime()];
+    if (label !== undefined) {
+      conditions.push('label = ?');
+      params.push(label);
+    }
+    if (before) {
+      conditions.push('(at, id) < (?, ?)');
+      params.push(before.createdAt.getTime(), before.id);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM prediction_logs WHERE ${conditions.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ?`)
+      .all(...params, limit + 1) as PredictionLogRow[];
+    return toPage(rows.map(toPredictionLog), limit, (l) => [l.at, l.id]);
+  }
+
+  async deleteOlderThan(date: Date): Promise<number> {
+    return this.db.prepare('DELETE FROM prediction_logs WHERE at < ?').run(date.getTime()).changes;
+  }
+}
+
+/** The inference service's tables in a SQLite file (which other services' tables may share). */
+export function createSqliteInferenceStore(path: string): InferenceStore {
+  return openSqliteStore(path, inferenceSchema, (db) => ({
+    predictions: new SqlitePredictions(db),
+    predictionLogs: new SqlitePredictionLogs(db),
+  }));
+}

@@ -1,0 +1,39 @@
+import type { SqliteSchema } from '@capcheck/shared';
+
+/** The inference service's tables. Append a step; never edit a shipped one. Dates are epoch milliseconds. */
+export const inferenceSchema: SqliteSchema = {
+  service: 'inference',
+  // Step 1 was step 3 of the single schema every service used to share.
+  legacyUserVersion: 3,
+  migrations: [
+    `CREATE TABLE predictions (
+       sha256 TEXT NOT NULL,
+       model_name TEXT NOT NULL,
+       model_version TEXT NOT NULL,
+       label TEXT NOT NULL,
+       confidence REAL NOT NULL,
+       scores TEXT NOT NULL,
+       created_at INTEGER NOT NULL,
+       PRIMARY KEY (sha256, model_name, model_version)
+     );
+     CREATE TABLE prediction_logs (
+       id TEXT PRIMARY KEY,
+       at INTEGER NOT NULL,
+       image_id TEXT NOT NULL,
+       user_id TEXT NOT NULL,
+       api_key_id TEXT,
+       client_ip TEXT NOT NULL,
+       user_agent TEXT NOT NULL,
+       image_format TEXT NOT NULL,
+       image_sha256 TEXT NOT NULL,
+       label TEXT NOT NULL,
+       confidence REAL NOT NULL,
+       model_name TEXT NOT NULL,
+       model_version TEXT NOT NULL,
+       cached INTEGER NOT NULL,
+       latency_ms REAL NOT NULL
+     );
+     CREATE INDEX prediction_logs_at ON prediction_logs (at DESC, id DESC);
+     CREATE INDEX prediction_logs_label_at ON prediction_logs (label, at DESC, id DESC);`,
+  ],
+};

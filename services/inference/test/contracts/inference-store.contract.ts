@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { newId, type ImageId, type UserId } from '@capcheck/shared';
+import type { InferenceStore, PredictionLogRecord, PredictionRecord } from '@capcheck/inference';
+
+const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
+const sha256Hex = () => randomUUID().replace(/-/g, '').repeat(2);
+const prediction = (overrides: Partial<PredictionRecord> = {}): PredictionRecord => ({
+  sha256: sha256Hex(),
+  modelName: 'bottle-state',
+  modelVersion: '2',
+  label: 'closed',
+  confidence: 0.9,
+  scores: { closed: 0.9, open: 0.1 },
+  createdAt: at(0),
+  ...overrides,
+});
+const predictionLog = (overrides: Partial<PredictionLogRecord> = {}): PredictionLogRecord => ({
+  id: randomUUID(),
+  at: at(0),
+  imageId: newId<ImageId>(),
+  userId: newId<UserId>(),
+  apiKeyId: null,
+  clientIp: '203.0.113.7',
+  userAgent: 'bottling-line/3',
+  imageFormat: 'jpeg',
+  imageSha256: sha256Hex(),
+  label: 'open',
+  confidence: 0.8,
+  modelName: 'bottle-state',
+  modelVersion: '2',
+  cached: false,
+  latencyMs: 12.5,
+  ...overrides,
+});
+
+/** What every adapter of the inference store must do. Each test makes its own records; the store may be shared. */
+export function inferenceStoreContract(open: () => Promise<InferenceStore>): void {
+  let store: InferenceStore;
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterAll(() => store?.close());
+
+  test('ping answers', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  describe('predictions', () => {
+    test('save then find by (sha256, model, version); another version is not the same verdict', async () => {
+      const p = prediction();
+      await store.predictions.save(p);
+      expect(await store.predictions.find(p.sha256, p.modelName, p.modelVersion)).toEqual(p);
+      expect(await store.predictions.find(p.sha256, p.modelName, '1')).toBeNull();
+    });
+
+    test('saving the same key again keeps the first verdict', async () => {
+      const p = prediction();
+      await store.predictions.save(p);
+      await store.predictions.save({ ...p, label: 'open', confidence: 0.6, scores: { closed: 0.4, open: 0.6 } });
+      expect(await store.predictions.find(p.sha256, p.modelName, p.modelVersion)).toEqual(p);
+    });
+
+    test("deleteBySha256 drops every model's verdicts on those bytes, and only those", async () => {
+      const p = prediction();
+      const other = prediction();
+      await Promise.all([
+        store.predictions.save(p),
+        store.predictions.save({ ...p, modelVersion: '1' }),
+        store.predictions.save(other),
+      ]);
+      expect(await store.predictions.deleteBySha256(p.sha256)).toBe(2);
+      expect(await store.predictions.find(p.sha256, p.modelName, '1')).toBeNull();
+      expect(await store.predictions.find(other.sha256, other.modelName, other.modelVersion)).toEqual(other);
+    });
+  });
+
+  describe('prediction logs', () => {
+    test('appends made together are all kept; a query pages through them newest first, by label', async () => {
+      const label = `label-${randomUUID()}`; // this test's records only
+      const logs = Array.from({ length: 25 }, (_, i) => predictionLog({ at: at(i * 1000), label }));
+      await Promise.all(logs.map((l) => store.predictionLogs.append(l)));
+      const seen: PredictionLogRecord[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.predictionLogs.query({ from: at(0), to: at(25_000), label, limit: 10, cursor });
+        seen.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual([...logs].reverse());
+      const window = await store.predictionLogs.query({ from: at(5000), to: at(7000), label, limit: 10 });
+      expect(window.items.map((l) => l.at)).toEqual([at(6000), at(5000)]);
+    });
+
+    test('a record that cannot be stored fails alone: the others appended with it are kept', async () => {
+      const label = `label-${randomUUID()}`;
+      const taken = predictionLog({ label });
+      await store.predictionLogs.append(taken);
+      const others = [predictionLog({ label }), predictionLog({ label })];
+      const outcomes = await Promise.allSettled([
+        store.predictionLogs.append(others[0]!),
+        store.predictionLogs.append({ ...taken, at: at(1) }), // the same id again
+        store.predictionLogs.append(others[1]!),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const stored = await store.predictionLogs.query({ from: at(0), to: at(10), label, limit: 10 });
+      expect(new Set(stored.items.map((l) => l.id))).toEqual(new Set([taken.id, others[0]!.id, others[1]!.id]));
+    });
+
+    test('retention removes records older than the date and keeps the rest', async () => {
+      const label = `label-${randomUUID()}`;
+      const old = predictionLog({ label, at: new Date(Date.UTC(1990, 0, 1)) });
+      const recent = predictionLog({ label, at: new Date(Date.UTC(1991, 0, 1)) });
+      await Promise.all([store.predictionLogs.append(old), store.predictionLogs.append(recent)]);
+      expect(await store.predictionLogs.deleteOlderThan(new Date(Date.UTC(1990, 6, 1)))).toBeGreaterThanOrEqual(1);
+      const left = await store.predictionLogs.query({
+        from: new Date(Date.UTC(1989, 0, 1)),
+        to: new Date(Date.UTC(1992, 0, 1)),
+        label,
+        limit: 10,
+      });
+      expect(left.items).toEqual([recent]);
+    });
+  });
+}
