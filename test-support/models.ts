@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { latestVersion, readModelManifest, type ModelManifest } from '@capcheck/inference';
 
@@ -13,3 +14,15 @@ export async function servedModel(): Promise<ModelManifest> {
 
 /** A generated picture with a known label (`closed-1.jpg`, `open-2.jpg`, ...), shipped beside the model. */
 export const samplePicture = (file: string) => readFileSync(join(bundledModels, modelName, 'samples', file));
+
+/** A copy of the shipped model repository whose served version's manifest is changed by `edit`. */
+export async function modelsWithManifest(
+  edit: (manifest: Record<string, unknown>) => Record<string, unknown>,
+): Promise<string> {
+  const { version } = await servedModel();
+  const dir = mkdtempSync(join(tmpdir(), 'capcheck-models-'));
+  cpSync(bundledModels, dir, { recursive: true });
+  const path = join(dir, modelName, version, 'manifest.json');
+  writeFileSync(path, JSON.stringify(edit(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>)));
+  return dir;
+}

@@ -30,6 +30,8 @@ export interface Prediction {
   label: string;
   confidence: number;
   scores: Record<string, number>;
+  /** False when the model is not sure (confidence below its certainty threshold): check by eye. */
+  certain: boolean;
   model: { name: string; version: string };
   cached: boolean;
 }

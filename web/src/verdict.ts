@@ -27,6 +27,9 @@ export async function waitForPrediction(
   }
 }
 
+/** Shown with a verdict the model is not sure of: the answer is a guess a person should check. */
+export const notSure = 'Not sure: check by eye';
+
 /** The verdict as people read it: the label, the confidence as a number and a bar, model and cache. */
 export function verdictView(p: Prediction, headingLevel: 'h2' | 'h3' = 'h2'): HTMLElement {
   const percent = formatPercent(p.confidence);
@@ -39,6 +42,7 @@ export function verdictView(p: Prediction, headingLevel: 'h2' | 'h3' = 'h2'): HT
     h(headingLevel, { class: 'verdict-label' }, h('span', { class: 'visually-hidden' }, 'Verdict: '), p.label),
     h('p', { class: 'confidence' }, 'Confidence ', h('strong', {}, percent)),
     h('span', { class: 'bar', 'aria-hidden': 'true' }, bar),
+    p.certain ? null : h('p', { class: 'not-sure' }, h('strong', {}, notSure)),
     h(
       'p',
       { class: 'meta' },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { suiteFor, uploadFile } from '../../test-support/http';
 import { password, signUp, startLocal, type LocalSystem } from '../../test-support/local';
-import { bundledModels, modelName, servedModel } from '../../test-support/models';
+import { bundledModels, modelName, modelsWithManifest, servedModel } from '../../test-support/models';
 
 /*
  * The web page in real headless Chromium against the whole local process (real API, real model).
@@ -217,6 +217,46 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       await verdict.waitFor();
       expect(await verdict.getByRole('heading').textContent()).toBe('Verdict: open');
       expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a verdict the model is not sure of says so: "Not sure: check by eye", on the verdict and in My images', async () => {
+    // The same model with a certainty threshold no verdict reaches: every answer is a guess to check.
+    const doubtful = await startLocal({
+      WEB_DIR: webDir,
+      MODEL_DIR: await modelsWithManifest((m) => ({ ...m, certainty_threshold: 0.999999999 })),
+    });
+    await signUp(doubtful.api, 'unsure@example.com');
+    const context = await browser.newContext({ viewport: desktop, baseURL: doubtful.baseUrl });
+    const page = await context.newPage();
+    try {
+      await signIn(page, 'unsure@example.com');
+      const verdict = await uploadAndWait(page, join(samples, 'closed-1.jpg'));
+      expect(await verdict.getByRole('heading').textContent()).toBe('Verdict: closed');
+      await verdict.getByText('Not sure: check by eye').waitFor();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My images' }).click();
+      await page
+        .getByRole('list', { name: 'Your photos, newest first' })
+        .getByText(/closed · .* · not sure/)
+        .waitFor();
+    } finally {
+      await context.close();
+      await doubtful.close();
+    }
+  });
+
+  test('a certain verdict carries no doubt notice', async () => {
+    await signUp(sys.api, 'sure@example.com');
+    const { page, context } = await open();
+    try {
+      await signIn(page, 'sure@example.com');
+      const verdict = await uploadAndWait(page, join(samples, 'open-1.jpg'));
+      const served = await servedModel();
+      const confidence = Number(/([\d.]+) %/.exec((await verdict.getByText(/^Confidence/).textContent()) ?? '')?.[1]);
+      const certain = served.certaintyThreshold === null || confidence / 100 >= served.certaintyThreshold;
+      expect(await verdict.getByText('Not sure: check by eye').count()).toBe(certain ? 0 : 1);
     } finally {
       await context.close();
     }

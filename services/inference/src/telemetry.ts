@@ -7,8 +7,8 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
-    help: 'Predictions answered, by label, model and whether they came from the cache',
-    labelNames: ['label', 'model', 'cached'] as const,
+    help: 'Predictions answered, by label, model, certainty (calibrated confidence over the threshold) and cache',
+    labelNames: ['label', 'model', 'certain', 'cached'] as const,
     registers,
   });
   const confidence = new Histogram({
@@ -54,8 +54,8 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
   }).set(readyMaxQueue);
   return {
     cache: (result) => cache.inc({ result }),
-    prediction(label, model, p, cached) {
-      predictions.inc({ label, model, cached: String(cached) });
+    prediction({ label, model, confidence: p, certain, cached }) {
+      predictions.inc({ label, model, certain: String(certain), cached: String(cached) });
       confidence.observe({ label }, p);
     },
     inference: (seconds) => inference.observe(seconds),

@@ -11,6 +11,7 @@ interface Prediction {
   label: string;
   confidence: number;
   scores: Record<string, number>;
+  certain: boolean;
   model: { name: string; version: string };
   cached: boolean;
 }
@@ -46,10 +47,14 @@ test.each([
       label,
       confidence: expect.any(Number),
       scores: { closed: expect.any(Number), open: expect.any(Number) },
+      certain: expect.any(Boolean),
       model: { name: 'bottle-state', version: served.version },
       cached: false,
     });
     expect(first.body.confidence).toBeGreaterThan(0.5);
+    // `certain` follows the served manifest's threshold (a model without one claims every verdict).
+    const threshold = served.certaintyThreshold ?? 0;
+    expect(first.body.certain).toBe(first.body.confidence >= threshold);
     expect(first.body.confidence).toBe(first.body.scores[label]);
     expect(first.body.scores.closed! + first.body.scores.open!).toBeCloseTo(1, 5);
     const second = await sys.api.get<Prediction>(`/predict/${id}`, { token: user.accessToken });
@@ -119,6 +124,8 @@ test('GET /models describes the loaded model', async () => {
         version: served.version,
         labels: ['closed', 'open'],
         input: { dtype: 'uint8', layout: 'NHWC', shape: [null, ...served.inputShape] },
+        certaintyThreshold: served.certaintyThreshold,
+        embedding: served.embedding,
         testMetrics: expect.any(Object),
       },
     ],

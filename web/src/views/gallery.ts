@@ -123,7 +123,8 @@ export const galleryView: View = {
       waitForPrediction(image.id, ctx.signal)
         .then((p) => {
           verdict.className = `card-verdict verdict-${p.label}`;
-          setContent(verdict, h('strong', {}, p.label), ` · ${formatPercent(p.confidence)}`);
+          const guess = p.certain ? '' : ' · not sure';
+          setContent(verdict, h('strong', {}, p.label), ` · ${formatPercent(p.confidence)}${guess}`);
         })
         .catch((err: unknown) => {
           if (!ctx.signal.aborted) setContent(verdict, err instanceof ApiError ? err.message : 'No verdict');

@@ -25,6 +25,10 @@ const manifestSchema = z.object({
     }),
   }),
   output: z.object({ name: z.string().min(1) }),
+  /** Calibrated models (v3 on) name the confidence below which a verdict is not certain; older ones do not. */
+  certainty_threshold: z.number().gt(0).lt(1).optional(),
+  /** The penultimate features, a second graph output (v3 on). */
+  embedding: z.object({ name: z.string().min(1), size: z.number().int().positive() }).optional(),
   test_metrics: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -76,6 +80,8 @@ export async function readModelManifest(modelDir: string, name: string, version:
     labels: parsed.labels,
     inputName: parsed.input.name,
     outputName: parsed.output.name,
+    certaintyThreshold: parsed.certainty_threshold ?? null,
+    embedding: parsed.embedding ? { name: parsed.embedding.name, size: parsed.embedding.size } : null,
     inputShape: [height, width, 3],
     resize: parsed.input.resize,
     testMetrics: parsed.test_metrics ?? {},

@@ -97,6 +97,14 @@ export interface ModelManifest {
   labels: string[];
   inputName: string;
   outputName: string;
+  /**
+   * A verdict whose (calibrated) confidence is below this is reported `certain: false`: check it by eye.
+   * Null for models that predate calibration (v1, v2): their confidences are not calibrated, so no
+   * threshold is claimed and every verdict is reported certain, as those versions always were.
+   */
+  certaintyThreshold: number | null;
+  /** The graph's second output, the penultimate features (for adapting the model), where it has one. */
+  embedding: { name: string; size: number } | null;
   /** Height, width, channels of one input image. */
   inputShape: [number, number, 3];
   resize: { width: number; height: number; fit: 'contain' | 'cover' | 'fill'; background: [number, number, number] };
@@ -125,7 +133,7 @@ export interface ModelProvider {
 
 export interface InferenceTelemetry {
   cache(result: 'hit' | 'miss'): void;
-  prediction(label: string, model: string, confidence: number, cached: boolean): void;
+  prediction(verdict: { label: string; model: string; confidence: number; certain: boolean; cached: boolean }): void;
   inference(seconds: number): void;
 }
 

@@ -23,6 +23,8 @@ export interface PredictionView {
   label: string;
   confidence: number;
   scores: Record<string, number>;
+  /** False when the confidence is below the model's certainty threshold: a person should check. */
+  certain: boolean;
   model: { name: string; version: string };
   cached: boolean;
 }
@@ -55,7 +57,14 @@ export class PredictionsDomain {
       if (!image) throw imageNotFound();
       prediction = await this.compute(model, image.sha256, image.bytes);
     }
-    this.deps.telemetry.prediction(prediction.label, name, prediction.confidence, cached);
+    const certain = isCertain(prediction.confidence, model.manifest.certaintyThreshold);
+    this.deps.telemetry.prediction({
+      label: prediction.label,
+      model: name,
+      confidence: prediction.confidence,
+      certain,
+      cached,
+    });
     await this.log({
       id: randomUUID(),
       at: this.deps.clock.now(),
@@ -78,6 +87,7 @@ export class PredictionsDomain {
       label: prediction.label,
       confidence: prediction.confidence,
       scores: prediction.scores,
+      certain,
       model: { name, version },
       cached,
     };
@@ -159,6 +169,9 @@ export class PredictionsDomain {
     }
   }
 }
+
+/** A model without a threshold (uncalibrated, v1 and v2) claims nothing: its verdicts count as certain. */
+const isCertain = (confidence: number, threshold: number | null) => threshold === null || confidence >= threshold;
 
 /** Six decimals: enough for a score, and stable across a JSON round trip. */
 const round = (p: number) => Math.round(p * 1e6) / 1e6;

@@ -65,6 +65,8 @@ export function createInferenceRouter(deps: { domain: PredictionsDomain; verifie
             shape: [null, ...m.inputShape],
             resize: m.resize,
           },
+          certaintyThreshold: m.certaintyThreshold,
+          embedding: m.embedding,
           testMetrics: m.testMetrics,
           workers: model.workers,
         },
