@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ConfigError } from './config';
 import type { Lifecycle } from './http';
 import type { Logger } from './logger';
@@ -21,9 +21,13 @@ export interface GracefulShutdownOptions {
  */
 export function gracefulShutdown(options: GracefulShutdownOptions): () => Promise<void> {
   const { server, lifecycle, logger, closers, drainTimeoutMs } = options;
+  const inFlight = trackInFlightResponses(server);
   let done: Promise<void> | undefined;
   const run = async () => {
     lifecycle.draining = true;
+    // A response already past the shell's middleware would still say keep-alive; a client would then
+    // reuse a socket we are about to close and could not tell whether its next request ran.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     logger.info('shutdown: draining in-flight requests');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Idle keep-alive sockets would hold close() open. A busy socket becomes idle once its response is
@@ -49,6 +53,16 @@ export function gracefulShutdown(options: GracefulShutdownOptions): () => Promis
     logger.info('shutdown: complete');
   };
   return () => (done ??= run());
+}
+
+/** The responses not yet finished, so draining can tell each of them to end its connection. */
+function trackInFlightResponses(server: Server): Set<ServerResponse> {
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return inFlight;
 }
 
 /** Wires SIGTERM/SIGINT to a shutdown and exits when it is over. */
