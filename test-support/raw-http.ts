@@ -73,3 +73,18 @@ export function requestHead(method: string, path: string, headers: Record<string
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
+
+/**
+ * Writes `total` bytes of body in 64 KiB chunks, each only after the previous was accepted, as a client
+ * that sends its whole body before reading would. Returns how many bytes the connection accepted.
+ */
+export async function writeBody(conn: ReturnType<typeof rawConnection>, total: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let written = 0;
+  while (written < total) {
+    const piece = chunk.subarray(0, Math.min(chunk.length, total - written));
+    if (!(await conn.write(piece))) break;
+    written += piece.length;
+  }
+  return written;
+}

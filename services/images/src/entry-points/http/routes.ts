@@ -29,18 +29,8 @@ const tagService: RequestHandler = (_req, res, next) => {
   next();
 };
 
-const tooLarge = (maxBytes: number) =>
+const tooLargeError = (maxBytes: number) =>
   new AppError('too_large', 'file_too_large', `the file is larger than ${maxBytes} bytes`);
-
-/**
- * Node and multer both read (and discard) whatever is left of a request body after the answer; for a
- * body we refuse for its size that could be endless. Answer, then end the connection.
- */
-function refuseTooLarge(req: Request, res: Response, next: NextFunction, maxBytes: number): void {
-  res.setHeader('Connection', 'close');
-  res.once('finish', () => req.socket.destroy());
-  next(tooLarge(maxBytes));
-}
 
 /**
  * multipart/form-data with exactly one file in field `image`. A declared length over the limit is
@@ -71,8 +61,8 @@ function singleImageUpload(maxBytes: number): RequestHandler {
       if (answered) return;
       answered = true;
       req.off('data', count);
-      if (outcome === tooLarge) refuseTooLarge(req, res, next, maxBytes);
-      else next(outcome);
+      // An oversized body is not read to its end: the shell's error handler discards a bounded rest, then closes.
+      next(outcome === tooLarge ? tooLargeError(maxBytes) : outcome);
     };
     // multer only reports an oversized file when its part ends, i.e. after reading the whole body;
     // counting the bytes as they arrive answers at the limit.
