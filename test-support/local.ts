@@ -10,6 +10,7 @@ import {
   Lifecycle,
   loadConfig,
   openEventBus,
+  serverTimeouts,
   type BlobStore,
   type EventBus,
 } from '@capcheck/shared';
@@ -85,7 +86,7 @@ export async function startLocal(
     lifecycle,
   });
   await inference.runtime.ready;
-  const started = await listen(app);
+  const started = await listen(app, serverTimeouts(config));
   return {
     ...started,
     app,

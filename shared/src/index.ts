@@ -6,6 +6,7 @@ export * from './metrics';
 export * from './health';
 export * from './http';
 export * from './shutdown';
+export * from './server';
 export * from './ip-allowlist';
 export * from './auth/principal';
 export * from './auth/verifier';

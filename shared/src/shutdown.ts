@@ -1,7 +1,8 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { ConfigError } from './config';
 import type { Lifecycle } from './http';
 import type { Logger } from './logger';
+import { createHttpServer, type ServerTimeouts } from './server';
 
 export type Closer = { name: string; close(): Promise<void> };
 
@@ -86,11 +87,16 @@ export function exitOnSignals(shutdown: () => Promise<void>, logger: Logger): vo
  * resources (in reverse order) before exiting.
  */
 export function serve(
-  app: { listen(port: number, host: string, callback: () => void): Server },
-  options: Omit<GracefulShutdownOptions, 'server'> & { port: number; host: string; listening: Record<string, unknown> },
+  app: RequestListener,
+  options: Omit<GracefulShutdownOptions, 'server'> & {
+    port: number;
+    host: string;
+    timeouts: ServerTimeouts;
+    listening: Record<string, unknown>;
+  },
 ): Server {
-  const { port, host, listening, ...shutdown } = options;
-  const server = app.listen(port, host, () =>
+  const { port, host, timeouts, listening, ...shutdown } = options;
+  const server = createHttpServer(app, timeouts).listen(port, host, () =>
     options.logger.info({ url: `http://${host}:${port}`, ...listening }, `${String(listening.service)} is listening`),
   );
   exitOnSignals(gracefulShutdown({ ...shutdown, server }), options.logger);

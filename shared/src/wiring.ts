@@ -12,6 +12,7 @@ import type { BlobStore } from './ports/blobs';
 import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
 import type { Metrics } from './metrics';
 import type { ShellDeps } from './http';
+import { serverTimeoutsConfigShape } from './server';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
 /** `false` (this process is the edge), `true`, a hop count, or a list of trusted proxy CIDRs. */
@@ -29,6 +30,7 @@ export const commonConfigShape = {
   LOG_LEVEL: setting.logLevel(),
   TRUST_PROXY: trustProxySetting,
   SHUTDOWN_TIMEOUT_MS: setting.positiveInt(10_000),
+  ...serverTimeoutsConfigShape,
   /** /readyz fails while the event loop's p99 delay (last second) is over this; 0 = not checked. */
   READY_MAX_EVENT_LOOP_DELAY_MS: setting.nonNegativeInt(0),
   DATA_DIR: z.string().min(1).default('./data'),
