@@ -41,11 +41,13 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
         name: 'login-account',
         points: config.LOGIN_ATTEMPTS_PER_ACCOUNT,
         durationSeconds: window,
+        failClosedAfterOutageSeconds: config.LOGIN_THROTTLE_FAIL_CLOSED_AFTER_SECONDS,
       }),
       loginPerIp: rateLimiters.create({
         name: 'login-ip',
         points: config.LOGIN_ATTEMPTS_PER_IP,
         durationSeconds: window,
+        failClosedAfterOutageSeconds: config.LOGIN_THROTTLE_FAIL_CLOSED_AFTER_SECONDS,
       }),
       registerPerIp: rateLimiters.create({
         name: 'register-ip',
