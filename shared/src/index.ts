@@ -10,6 +10,7 @@ export * from './server';
 export * from './ip-allowlist';
 export * from './auth/principal';
 export * from './auth/verifier';
+export * from './auth/account-status';
 export * from './auth/middleware';
 export * from './storage/paging';
 export * from './storage/store';

@@ -3,6 +3,7 @@ import {
   createAccessTokenVerifier,
   createHttpApp,
   localSigningKeys,
+  withAccountCheck,
   type AccessTokenVerifier,
   type ShellDeps,
   type Logger,
@@ -67,11 +68,18 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
       maxApiKeysPerUser: config.MAX_API_KEYS_PER_USER,
     },
   });
-  const verifier = createAccessTokenVerifier({
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    keys: localSigningKeys(() => deps.keyRing.publicJwks()),
-  });
+  // The account is read from the store on every request: admin routes see the current role at once.
+  const verifier = withAccountCheck(
+    createAccessTokenVerifier({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      keys: localSigningKeys(() => deps.keyRing.publicJwks()),
+    }),
+    async ({ userId }) => {
+      const user = await deps.metadata.users.findById(userId);
+      return user && { role: user.role, disabled: user.disabled };
+    },
+  );
   return { router: createUsersRouter({ domain, verifier, keyRing: deps.keyRing }), verifier };
 }
 
