@@ -76,7 +76,7 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
       keys: localSigningKeys(() => deps.keyRing.publicJwks()),
     }),
     async ({ userId }) => {
-      const user = await deps.metadata.users.findById(userId);
+      const user = await deps.store.users.findById(userId);
       return user && { role: user.role, disabled: user.disabled };
     },
   );

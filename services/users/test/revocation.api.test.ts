@@ -69,7 +69,7 @@ describe('a separately deployed service (images, verifying through users)', () =
     });
     const app = createImagesApp({
       config,
-      metadata: sys.metadata,
+      store: sys.stores.images,
       blobs: sys.blobs,
       events: sys.events,
       verifier: remoteVerifier(config),
