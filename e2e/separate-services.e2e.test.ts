@@ -53,11 +53,13 @@ test('users, images and inference as separate processes: JWKS over HTTP, inferen
     ...common,
     PORT: String(imagesPort),
     JWKS_URL: `http://127.0.0.1:${usersPort}/.well-known/jwks.json`,
+    USERS_URL: `http://127.0.0.1:${usersPort}`,
   });
   const inference = await start('services/inference/dist/main.js', {
     ...common,
     PORT: String(inferencePort),
     JWKS_URL: `http://127.0.0.1:${usersPort}/.well-known/jwks.json`,
+    USERS_URL: `http://127.0.0.1:${usersPort}`,
     IMAGES_URL: `http://127.0.0.1:${imagesPort}`,
     INFERENCE_WORKERS: '1',
   });

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
+import { createHttpServer, defaultServerTimeouts, type ServerTimeouts } from '@capcheck/shared';
 
 export interface Started {
   server: Server;
@@ -9,10 +10,10 @@ export interface Started {
   close(): Promise<void>;
 }
 
-/** Listens on a random loopback port, as a real deployment would, and gives back its URL. */
-export async function listen(app: Express): Promise<Started> {
+/** Listens on a random loopback port with the server every process uses, and gives back its URL. */
+export async function listen(app: Express, timeouts: ServerTimeouts = defaultServerTimeouts): Promise<Started> {
   const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(app, timeouts).listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {

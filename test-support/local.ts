@@ -10,8 +10,10 @@ import {
   Lifecycle,
   loadConfig,
   openEventBus,
+  serverTimeouts,
   type BlobStore,
   type EventBus,
+  type RateLimiterFactory,
 } from '@capcheck/shared';
 import {
   bcryptHasher,
@@ -45,7 +47,7 @@ export interface LocalSystem extends Started {
  */
 export async function startLocal(
   env: Record<string, string> = {},
-  adapters: { events?: EventBus; blobs?: BlobStore } = {},
+  adapters: { events?: EventBus; blobs?: BlobStore; rateLimiters?: RateLimiterFactory } = {},
   dataDir = mkdtempSync(join(tmpdir(), 'capcheck-test-')),
 ): Promise<LocalSystem> {
   const config = loadConfig(localConfigSchema, {
@@ -77,7 +79,7 @@ export async function startLocal(
     events,
     config,
     stores,
-    rateLimiters: createMemoryRateLimiters(),
+    rateLimiters: adapters.rateLimiters ?? createMemoryRateLimiters(),
     keyRing,
     passwords: bcryptHasher(config.BCRYPT_COST),
     logger,
@@ -85,7 +87,7 @@ export async function startLocal(
     lifecycle,
   });
   await inference.runtime.ready;
-  const started = await listen(app);
+  const started = await listen(app, serverTimeouts(config));
   return {
     ...started,
     app,

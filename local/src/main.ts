@@ -9,6 +9,7 @@ import {
   openEventBus,
   openRateLimiters,
   serve,
+  serverTimeouts,
 } from '@capcheck/shared';
 import { bcryptHasher, loadSigningKeyRing, openUsersStore } from '@capcheck/users';
 import { openImagesStore } from '@capcheck/images';
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
   serve(app, {
     port: config.PORT,
     host: config.HOST,
+    timeouts: serverTimeouts(config),
     listening: { service: 'capcheck', dataDir: resolve(config.DATA_DIR) },
     lifecycle,
     logger,

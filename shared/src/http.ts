@@ -76,6 +76,40 @@ export function createHttpApp(options: HttpShellOptions): Express {
   return app;
 }
 
+/** How much of a refused request's body, and for how long, the server reads and throws away after answering. */
+export interface LingerBounds {
+  maxBytes: number;
+  maxMs: number;
+}
+
+/** Enough for a client that sends a somewhat oversized upload whole; short enough to bound a hostile one. */
+export const defaultLingerBounds: LingerBounds = { maxBytes: 16 * 1024 * 1024, maxMs: 5_000 };
+
+/**
+ * Answers, then ends the connection the way nginx's lingering close does. Closing a socket with unread
+ * bytes makes the kernel send a reset, and a client that writes its whole body before reading (Node's
+ * fetch, most libraries) then sees EPIPE instead of our answer. So the rest of the body is read and thrown
+ * away, and the connection closes once the body has ended, or at once past the bounds.
+ */
+export function closeAfterLingering(req: Request, res: Response, bounds: LingerBounds = defaultLingerBounds): void {
+  res.setHeader('Connection', 'close');
+  if (req.complete) return;
+  const socket = req.socket;
+  const cut = () => socket.destroy();
+  const timer = setTimeout(cut, bounds.maxMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > bounds.maxBytes) cut();
+  });
+  req.resume();
+  // Node calls destroySoon once a "Connection: close" response is sent; wait for the body's end first.
+  const destroySoon = socket.destroySoon.bind(socket);
+  socket.destroySoon = () => (req.complete ? destroySoon() : req.once('end', destroySoon));
+}
+
 interface BodyParserError extends Error {
   type?: string;
   status?: number;
@@ -94,6 +128,9 @@ export function errorHandler(logger: Logger) {
       res.destroy();
       return;
     }
+    // Refused before its body was read (401 on an upload, 413 on a declared length, 415...): the answer
+    // must reach a client that is still sending, and the rest of the body must not be read forever.
+    if (!req.complete) closeAfterLingering(req, res);
     if (err instanceof AppError) {
       if (err.extra.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.extra.retryAfterSeconds));
       if (err.kind === 'unauthenticated') res.setHeader('WWW-Authenticate', `Bearer error="invalid_token"`);

@@ -1,7 +1,8 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { ConfigError } from './config';
 import type { Lifecycle } from './http';
 import type { Logger } from './logger';
+import { createHttpServer, type ServerTimeouts } from './server';
 
 export type Closer = { name: string; close(): Promise<void> };
 
@@ -21,9 +22,13 @@ export interface GracefulShutdownOptions {
  */
 export function gracefulShutdown(options: GracefulShutdownOptions): () => Promise<void> {
   const { server, lifecycle, logger, closers, drainTimeoutMs } = options;
+  const inFlight = trackInFlightResponses(server);
   let done: Promise<void> | undefined;
   const run = async () => {
     lifecycle.draining = true;
+    // A response already past the shell's middleware would still say keep-alive; a client would then
+    // reuse a socket we are about to close and could not tell whether its next request ran.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     logger.info('shutdown: draining in-flight requests');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Idle keep-alive sockets would hold close() open. A busy socket becomes idle once its response is
@@ -51,6 +56,16 @@ export function gracefulShutdown(options: GracefulShutdownOptions): () => Promis
   return () => (done ??= run());
 }
 
+/** The responses not yet finished, so draining can tell each of them to end its connection. */
+function trackInFlightResponses(server: Server): Set<ServerResponse> {
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return inFlight;
+}
+
 /** Wires SIGTERM/SIGINT to a shutdown and exits when it is over. */
 export function exitOnSignals(shutdown: () => Promise<void>, logger: Logger): void {
   const onSignal = (signal: NodeJS.Signals) => {
@@ -72,11 +87,16 @@ export function exitOnSignals(shutdown: () => Promise<void>, logger: Logger): vo
  * resources (in reverse order) before exiting.
  */
 export function serve(
-  app: { listen(port: number, host: string, callback: () => void): Server },
-  options: Omit<GracefulShutdownOptions, 'server'> & { port: number; host: string; listening: Record<string, unknown> },
+  app: RequestListener,
+  options: Omit<GracefulShutdownOptions, 'server'> & {
+    port: number;
+    host: string;
+    timeouts: ServerTimeouts;
+    listening: Record<string, unknown>;
+  },
 ): Server {
-  const { port, host, listening, ...shutdown } = options;
-  const server = app.listen(port, host, () =>
+  const { port, host, timeouts, listening, ...shutdown } = options;
+  const server = createHttpServer(app, timeouts).listen(port, host, () =>
     options.logger.info({ url: `http://${host}:${port}`, ...listening }, `${String(listening.service)} is listening`),
   );
   exitOnSignals(gracefulShutdown({ ...shutdown, server }), options.logger);

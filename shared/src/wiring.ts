@@ -7,11 +7,13 @@ import { createS3BlobStore } from './adapters/blobs/s3';
 import { createInProcessEventBus } from './adapters/events/in-process';
 import { createRabbitMqEventBus } from './adapters/events/rabbitmq';
 import { createAccessTokenVerifier, remoteSigningKeys, type AccessTokenVerifier } from './auth/verifier';
+import { usersServiceAccountLookup, withAccountCheck } from './auth/account-status';
 import type { Logger } from './logger';
 import type { BlobStore } from './ports/blobs';
 import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
 import type { Metrics } from './metrics';
 import type { ShellDeps } from './http';
+import { serverTimeoutsConfigShape } from './server';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
 /** `false` (this process is the edge), `true`, a hop count, or a list of trusted proxy CIDRs. */
@@ -29,6 +31,7 @@ export const commonConfigShape = {
   LOG_LEVEL: setting.logLevel(),
   TRUST_PROXY: trustProxySetting,
   SHUTDOWN_TIMEOUT_MS: setting.positiveInt(10_000),
+  ...serverTimeoutsConfigShape,
   /** /readyz fails while the event loop's p99 delay (last second) is over this; 0 = not checked. */
   READY_MAX_EVENT_LOOP_DELAY_MS: setting.nonNegativeInt(0),
   DATA_DIR: z.string().min(1).default('./data'),
@@ -138,12 +141,25 @@ export const decodeLimitsConfigShape = {
 export const verifierConfigShape = {
   ...tokenClaimsConfigShape,
   JWKS_URL: z.url().default('http://users:8081/.well-known/jwks.json'),
+  /** Where the account behind a token is checked (GET /users/me with the caller's token). */
+  USERS_URL: z.url().default('http://users:8081'),
+  /** How long an account's status is remembered: a disabled account's tokens stop within this. */
+  ACCOUNT_CHECK_CACHE_MS: setting.nonNegativeInt(5_000),
+  USERS_TIMEOUT_MS: setting.positiveInt(2_000),
 };
 type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>>;
 
+/** Tokens checked with the users service's published keys, and the account behind them with users itself. */
 export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
-  createAccessTokenVerifier({
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    keys: remoteSigningKeys(config.JWKS_URL),
-  });
+  withAccountCheck(
+    createAccessTokenVerifier({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      keys: remoteSigningKeys(config.JWKS_URL),
+    }),
+    usersServiceAccountLookup({
+      usersUrl: config.USERS_URL,
+      timeoutMs: config.USERS_TIMEOUT_MS,
+      cacheMs: config.ACCOUNT_CHECK_CACHE_MS,
+    }),
+  );

@@ -1,5 +1,7 @@
 import { createHttpApp, createLogger, createMetrics, gracefulShutdown, Lifecycle } from '@capcheck/shared';
 import { listen } from '../../test-support/http';
+import { waitFor } from '../../test-support/poll';
+import { rawConnection, requestHead } from '../../test-support/raw-http';
 
 /** A service with one slow route that finishes only when the test says so. */
 async function startSlowService() {
@@ -70,6 +72,38 @@ test('while draining, /readyz answers 503 so load balancers stop sending traffic
   const res = await fetch(`${svc.baseUrl}/readyz`);
   expect(res.status).toBe(503);
   expect(res.headers.get('connection')).toBe('close');
+  svc.lifecycle.draining = false;
+  await svc.close();
+});
+
+test('a response to a request in flight at SIGTERM says Connection: close, so no client reuses its socket', async () => {
+  const svc = await startSlowService();
+  const conn = rawConnection(svc.baseUrl);
+  await conn.connected;
+  await conn.write(requestHead('GET', '/slow', { Connection: 'keep-alive' }));
+  await svc.inFlight; // past the middleware, before draining began
+
+  const done = svc.shutdown();
+  svc.release();
+  const answer = await conn.untilClosed();
+  expect(answer.status).toBe(200);
+  expect(answer.headers.connection).toBe('close');
+  expect(answer.ending).toBe('end');
+  await done;
+});
+
+test('while draining, a request on a kept-alive socket is answered with Connection: close', async () => {
+  const svc = await startSlowService();
+  const conn = rawConnection(svc.baseUrl);
+  await conn.connected;
+  await conn.write(requestHead('GET', '/healthz'));
+  await waitFor('the first answer', () => (conn.parse().status === 200 ? true : undefined));
+  expect(conn.parse().headers.connection).toBe('keep-alive');
+  svc.lifecycle.draining = true;
+  const before = conn.received().length;
+  await conn.write(requestHead('GET', '/healthz'));
+  await conn.untilClosed();
+  expect(conn.received().slice(before)).toMatch(/\r\nConnection: close\r\n/i);
   svc.lifecycle.draining = false;
   await svc.close();
 });

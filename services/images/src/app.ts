@@ -38,7 +38,16 @@ export function createImagesService(deps: ImagesDeps): { router: Router; domain:
   });
   return {
     domain,
-    router: createImagesRouter({ domain, verifier: deps.verifier, maxUploadBytes: deps.config.MAX_UPLOAD_BYTES }),
+    router: createImagesRouter({
+      domain,
+      verifier: deps.verifier,
+      uploads: {
+        maxBytes: deps.config.MAX_UPLOAD_BYTES,
+        tmpDir: deps.config.UPLOAD_TMP_DIR,
+        maxPerUser: deps.config.MAX_CONCURRENT_UPLOADS_PER_USER,
+        maxPerProcess: deps.config.MAX_CONCURRENT_UPLOADS,
+      },
+    }),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   openEventBus,
   remoteVerifier,
   serve,
+  serverTimeouts,
   setting,
   shellSettings,
   verifierConfigShape,
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   serve(app, {
     port: config.PORT,
     host: config.HOST,
+    timeouts: serverTimeouts(config),
     listening: { service: 'inference' },
     lifecycle,
     logger,

@@ -3,6 +3,7 @@ import {
   createAccessTokenVerifier,
   createHttpApp,
   localSigningKeys,
+  withAccountCheck,
   type AccessTokenVerifier,
   type ShellDeps,
   type Logger,
@@ -41,11 +42,13 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
         name: 'login-account',
         points: config.LOGIN_ATTEMPTS_PER_ACCOUNT,
         durationSeconds: window,
+        failClosedAfterOutageSeconds: config.LOGIN_THROTTLE_FAIL_CLOSED_AFTER_SECONDS,
       }),
       loginPerIp: rateLimiters.create({
         name: 'login-ip',
         points: config.LOGIN_ATTEMPTS_PER_IP,
         durationSeconds: window,
+        failClosedAfterOutageSeconds: config.LOGIN_THROTTLE_FAIL_CLOSED_AFTER_SECONDS,
       }),
       registerPerIp: rateLimiters.create({
         name: 'register-ip',
@@ -65,11 +68,18 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
       maxApiKeysPerUser: config.MAX_API_KEYS_PER_USER,
     },
   });
-  const verifier = createAccessTokenVerifier({
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    keys: localSigningKeys(() => deps.keyRing.publicJwks()),
-  });
+  // The account is read from the store on every request: admin routes see the current role at once.
+  const verifier = withAccountCheck(
+    createAccessTokenVerifier({
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      keys: localSigningKeys(() => deps.keyRing.publicJwks()),
+    }),
+    async ({ userId }) => {
+      const user = await deps.store.users.findById(userId);
+      return user && { role: user.role, disabled: user.disabled };
+    },
+  );
   return { router: createUsersRouter({ domain, verifier, keyRing: deps.keyRing }), verifier };
 }
 

@@ -17,6 +17,8 @@ export const usersConfigShape = {
   LOGIN_ATTEMPTS_PER_ACCOUNT: setting.positiveInt(5),
   LOGIN_ATTEMPTS_PER_IP: setting.positiveInt(100),
   LOGIN_THROTTLE_WINDOW_SECONDS: setting.positiveInt(900),
+  /** With Redis unreachable for this long, logins are refused (429) rather than counted per replica. */
+  LOGIN_THROTTLE_FAIL_CLOSED_AFTER_SECONDS: setting.positiveInt(60),
   REGISTRATIONS_PER_IP_PER_HOUR: setting.positiveInt(30),
   API_KEY_FAILURES_PER_IP: setting.positiveInt(20),
   MAX_API_KEYS_PER_USER: setting.positiveInt(20),

@@ -8,6 +8,7 @@ import {
   loadConfig,
   openRateLimiters,
   serve,
+  serverTimeouts,
   setting,
   shellSettings,
   withAdapterRules,
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   serve(app, {
     port: config.PORT,
     host: config.HOST,
+    timeouts: serverTimeouts(config),
     listening: { service: 'users' },
     lifecycle,
     logger,

@@ -101,6 +101,19 @@ describe('POST /auth/login', () => {
     expect(unknownEmail.body).toEqual(wrongPassword.body);
   });
 
+  test('a password over 72 bytes is refused exactly as registration refuses it, even when its first 72 bytes match', async () => {
+    const email = uniqueEmail();
+    const longest = 'ü'.repeat(36); // 72 bytes
+    expect((await sys.api.post('/auth/register', { json: { email, password: longest } })).status).toBe(201);
+    const atLogin = await sys.api.post('/auth/login', { json: { email, password: `${longest}anything` } });
+    const atRegistration = await sys.api.post('/auth/register', {
+      json: { email: uniqueEmail(), password: `${longest}anything` },
+    });
+    expect(atLogin.status).toBe(400);
+    expect(atLogin.body).toEqual(atRegistration.body);
+    expect(atLogin.body).toMatchObject({ error: { code: 'invalid_request', details: [{ path: 'password' }] } });
+  });
+
   test('an operator object never reaches the store', async () => {
     const res = await sys.api.post('/auth/login', { json: { email: { $gt: '' }, password: { $gt: '' } } });
     expect(res.status).toBe(400);

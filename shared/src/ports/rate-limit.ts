@@ -23,6 +23,12 @@ export interface RateLimitPolicy {
   name: string;
   points: number;
   durationSeconds: number;
+  /**
+   * While a shared store is unreachable each replica decides from its own counts (starting from the
+   * last counts the store gave it), so N replicas may allow up to N budgets. After this many seconds
+   * of outage the policy refuses every call instead (fails closed). Unset: it keeps deciding locally.
+   */
+  failClosedAfterOutageSeconds?: number;
 }
 
 export interface RateLimiterFactory {

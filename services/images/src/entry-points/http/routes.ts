@@ -1,3 +1,4 @@
+import { readFile, rm } from 'node:fs/promises';
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
@@ -29,26 +30,66 @@ const tagService: RequestHandler = (_req, res, next) => {
   next();
 };
 
-const tooLarge = (maxBytes: number) =>
+const tooLargeError = (maxBytes: number) =>
   new AppError('too_large', 'file_too_large', `the file is larger than ${maxBytes} bytes`);
 
+/** How uploads are received: size limit, where bytes wait while they arrive, how many at once. */
+export interface UploadLimits {
+  maxBytes: number;
+  tmpDir: string;
+  maxPerUser: number;
+  maxPerProcess: number;
+}
+
+const retryUploadAfterSeconds = 2;
+
 /**
- * Node and multer both read (and discard) whatever is left of a request body after the answer; for a
- * body we refuse for its size that could be endless. Answer, then end the connection.
+ * An upload in progress holds a connection and a temporary file; a client (or a crowd) opening many at
+ * once is refused before any byte is read, so one user cannot take every slot.
  */
-function refuseTooLarge(req: Request, res: Response, next: NextFunction, maxBytes: number): void {
-  res.setHeader('Connection', 'close');
-  res.once('finish', () => req.socket.destroy());
-  next(tooLarge(maxBytes));
+function uploadSlots(limits: UploadLimits): RequestHandler {
+  const byUser = new Map<string, number>();
+  let total = 0;
+  return (req, res, next) => {
+    const user = principalOf(req).userId;
+    const mine = byUser.get(user) ?? 0;
+    if (mine >= limits.maxPerUser) {
+      next(
+        new AppError('rate_limited', 'too_many_uploads', `at most ${limits.maxPerUser} uploads at a time per user`, {
+          retryAfterSeconds: retryUploadAfterSeconds,
+        }),
+      );
+      return;
+    }
+    if (total >= limits.maxPerProcess) {
+      next(
+        new AppError('unavailable', 'uploads_busy', 'too many uploads in progress, try again shortly', {
+          retryAfterSeconds: retryUploadAfterSeconds,
+        }),
+      );
+      return;
+    }
+    byUser.set(user, mine + 1);
+    total += 1;
+    res.once('close', () => {
+      total -= 1;
+      const left = (byUser.get(user) ?? 1) - 1;
+      if (left > 0) byUser.set(user, left);
+      else byUser.delete(user);
+    });
+    next();
+  };
 }
 
 /**
  * multipart/form-data with exactly one file in field `image`. A declared length over the limit is
- * refused before reading; otherwise multer stops at the limit, so no upload is ever buffered whole.
+ * refused before reading; otherwise multer stops at the limit. The bytes go to a temporary file as
+ * they arrive, so a slow or stalled upload holds no memory; the route reads the finished file.
  */
-function singleImageUpload(maxBytes: number): RequestHandler {
+function singleImageUpload(limits: UploadLimits): RequestHandler {
+  const { maxBytes } = limits;
   const parse = multer({
-    storage: multer.memoryStorage(),
+    storage: multer.diskStorage({ destination: limits.tmpDir }),
     // Browsers send file names as raw UTF-8; latin1 (multer's default) would garble them.
     defParamCharset: 'utf8',
     limits: { fileSize: maxBytes, files: 1, fields: 4, parts: 6, fieldSize: 1024, headerPairs: 50 },
@@ -71,8 +112,8 @@ function singleImageUpload(maxBytes: number): RequestHandler {
       if (answered) return;
       answered = true;
       req.off('data', count);
-      if (outcome === tooLarge) refuseTooLarge(req, res, next, maxBytes);
-      else next(outcome);
+      // An oversized body is not read to its end: the shell's error handler discards a bounded rest, then closes.
+      next(outcome === tooLarge ? tooLargeError(maxBytes) : outcome);
     };
     // multer only reports an oversized file when its part ends, i.e. after reading the whole body;
     // counting the bytes as they arrive answers at the limit.
@@ -88,6 +129,8 @@ function singleImageUpload(maxBytes: number): RequestHandler {
       return;
     }
     parse(req, res, (err: unknown) => {
+      // Already refused for its size while multer was still writing: the finished file is not wanted.
+      if (answered) return void removeTemporaryFile(req);
       if (!err) return answer();
       if (err instanceof multer.MulterError) {
         switch (err.code) {
@@ -109,22 +152,28 @@ function singleImageUpload(maxBytes: number): RequestHandler {
   };
 }
 
+const removeTemporaryFile = (req: Request) => (req.file ? rm(req.file.path, { force: true }) : Promise.resolve());
+
 export function createImagesRouter(deps: {
   domain: ImagesDomain;
   verifier: AccessTokenVerifier;
-  maxUploadBytes: number;
+  uploads: UploadLimits;
 }): Router {
   const { domain } = deps;
   const router = Router();
   router.use(imagesPathPrefixes, tagService, requireAuth(deps.verifier));
 
-  router.post('/images', singleImageUpload(deps.maxUploadBytes), async (req, res) => {
+  router.post('/images', uploadSlots(deps.uploads), singleImageUpload(deps.uploads), async (req, res) => {
     if (!req.file) throw new AppError('invalid', 'missing_file', 'no file in the field "image"');
-    const record = await domain.upload(principalOf(req), {
-      bytes: req.file.buffer,
-      originalName: req.file.originalname,
-    });
-    res.status(201).location(`/images/${record.id}`).json(imageView(record));
+    try {
+      const record = await domain.upload(principalOf(req), {
+        bytes: await readFile(req.file.path),
+        originalName: req.file.originalname,
+      });
+      res.status(201).location(`/images/${record.id}`).json(imageView(record));
+    } finally {
+      await removeTemporaryFile(req);
+    }
   });
 
   router.get('/images', async (req, res) => {

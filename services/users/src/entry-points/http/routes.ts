@@ -12,7 +12,7 @@ import {
   type UserId,
 } from '@capcheck/shared';
 import type { ApiKeyRecord, UserRecord } from '../../domain/ports';
-import { emailSchema, newPasswordSchema } from '../../domain/credentials';
+import { emailSchema, newPasswordSchema, offeredPasswordSchema } from '../../domain/credentials';
 import type { UsersDomain } from '../../domain/users';
 import type { SigningKeyRing } from '../../data-access/signing-keys';
 
@@ -20,8 +20,7 @@ import type { SigningKeyRing } from '../../data-access/signing-keys';
 export const usersPathPrefixes = ['/auth', '/users', '/.well-known/jwks.json', '/admin/api/users'];
 
 const registerBody = z.object({ email: emailSchema, password: newPasswordSchema }).strict();
-// Login does not apply the new-password rules: a wrong password of any shape is just a wrong password.
-const loginBody = z.object({ email: emailSchema, password: z.string().min(1).max(1024) }).strict();
+const loginBody = z.object({ email: emailSchema, password: offeredPasswordSchema }).strict();
 const refreshBody = z.object({ refreshToken: z.string().min(1).max(512) }).strict();
 const apiKeyBody = z
   .object({
