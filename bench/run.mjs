@@ -1,47 +1,15 @@
 // pnpm bench: figures for the users service on this machine. The built local process runs in a child
 // process (production bcrypt cost 12); autocannon drives it over loopback from this one.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir, cpus } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
-const root = join(import.meta.dirname, '..');
-const port = 18000 + Math.floor(Math.random() * 1000);
+const port = randomPort();
 const base = `http://127.0.0.1:${port}`;
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-
-function startLocal() {
-  const child = spawn(process.execPath, [join(root, 'local/dist/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'capcheck-bench-')),
-      LOG_LEVEL: 'error',
-      BCRYPT_COST: process.env.BCRYPT_COST ?? '12',
-      LOGIN_ATTEMPTS_PER_IP: '1000000000',
-      LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000000',
-      REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
-      INFERENCE_PRECOMPUTE: 'false',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return child;
-}
-
-async function waitReady() {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('local process did not become ready');
-}
 
 const post = (path, body, headers = {}) =>
   fetch(`${base}${path}`, {
@@ -63,9 +31,9 @@ function run(title, options) {
 }
 
 const sections = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['users', 'images', 'inference']);
-const child = startLocal();
+const child = startLocal(port);
 try {
-  await waitReady();
+  await waitReady(`${base}/readyz`, child);
   const email = `bench-${Date.now()}@example.test`;
   const password = 'benchmark password';
   await post('/auth/register', { email, password });
@@ -156,11 +124,7 @@ async function benchImages(accessToken) {
   const uniqueBody = () => {
     const n = counter++;
     const base = bases[n % bases.length];
-    const text = Buffer.from(`capcheck bench ${process.pid} ${n}`);
-    const comment = Buffer.alloc(4);
-    comment.writeUInt16BE(0xfffe, 0);
-    comment.writeUInt16BE(text.length + 2, 2);
-    return Buffer.concat([head, base.subarray(0, 2), comment, text, base.subarray(2), tail]);
+    return Buffer.concat([head, withComment(base, `capcheck bench ${process.pid} ${n}`), tail]);
   };
   const kb = (bases.reduce((n, b) => n + b.length, 0) / bases.length / 1024).toFixed(0);
   const options = (connections) => ({
@@ -182,13 +146,7 @@ async function benchInference(accessToken) {
   const { randomUUID } = await import('node:crypto');
   const { availableParallelism } = await import('node:os');
   const sample = readFileSync(join(root, 'models/bottle-state/samples/closed-1.jpg'));
-  const unique = () => {
-    const text = Buffer.from(randomUUID());
-    const comment = Buffer.alloc(4);
-    comment.writeUInt16BE(0xfffe, 0);
-    comment.writeUInt16BE(text.length + 2, 2);
-    return Buffer.concat([sample.subarray(0, 2), comment, text, sample.subarray(2)]);
-  };
+  const unique = () => withComment(sample, randomUUID());
   const uploadMany = async (n) => {
     const ids = [];
     for (let i = 0; i < n; i += 8) {

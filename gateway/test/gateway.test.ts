@@ -192,6 +192,15 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
     );
   });
 
+  test("the line camera's routes are Bearer traffic too: POST /predict, /predict/batch and the Open Inference Protocol", () => {
+    for (const path of ['/predict', '/predict/batch', '/v2', '/v2/health/ready', '/v2/models/bottle-state/infer']) {
+      expect([path, route({ path, headers: bearer })![1].service]).toEqual([path, 'inference-dedicated']);
+      expect([path, route({ path })![1].service]).toEqual([path, 'inference-general@docker']);
+    }
+    // ...and no path merely starting with those letters is taken from the web UI.
+    expect(route({ path: '/v2x', headers: bearer })![0]).toBe('web@file');
+  });
+
   test('the rate limit is defined exactly once and applied once, at the public entry points', () => {
     const limits = [...middlewares].filter(([, [m]]) => m && 'rateLimit' in m);
     expect(limits.map(([n]) => n)).toEqual(['edge-ratelimit@file']);

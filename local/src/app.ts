@@ -1,6 +1,11 @@
 import type { Express } from 'express';
 import { createImagesService, type ImagesStore } from '@capcheck/images';
-import { createInferenceService, type InferenceService, type InferenceStore } from '@capcheck/inference';
+import {
+  createInferenceService,
+  inferenceOwnBodyPaths,
+  type InferenceService,
+  type InferenceStore,
+} from '@capcheck/inference';
 import {
   allowlistOnly,
   createHttpApp,
@@ -50,6 +55,7 @@ export function createLocalApp(deps: LocalDeps): { app: Express; inference: Infe
     metrics: deps.metrics,
     lifecycle: deps.lifecycle,
     ...shellSettings(deps.config),
+    ownBodyPaths: inferenceOwnBodyPaths,
     readiness: [
       {
         name: 'metadata',

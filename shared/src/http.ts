@@ -23,6 +23,11 @@ export interface HttpShellOptions {
   /** Adds the service routes; runs after the common middleware and before the 404 and error handlers. */
   mount(app: Express): void;
   bodyLimit?: string;
+  /**
+   * Path prefixes whose request bodies the service reads itself (another size limit, its own error
+   * format): the shell's JSON parser leaves them alone.
+   */
+  ownBodyPaths?: readonly string[];
   /** Readiness fails while the event loop's p99 delay is over this (saturation); 0 or unset: not checked. */
   maxEventLoopDelayMs?: number;
 }
@@ -68,7 +73,9 @@ export function createHttpApp(options: HttpShellOptions): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.use(express.json({ limit: options.bodyLimit ?? '16kb', strict: true }));
+  const json = express.json({ limit: options.bodyLimit ?? '16kb', strict: true });
+  const ownBodyPaths = options.ownBodyPaths ?? [];
+  app.use((req, res, next) => (ownBodyPaths.some((p) => req.path.startsWith(p)) ? next() : json(req, res, next)));
   options.mount(app);
 
   app.use((_req, _res, next) => next(new AppError('not_found', 'route_not_found', 'no such route')));

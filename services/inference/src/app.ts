@@ -1,4 +1,6 @@
-import type { Express, Router } from 'express';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Router, type Express } from 'express';
 import {
   createHttpApp,
   type AccessTokenVerifier,
@@ -12,7 +14,8 @@ import type { InferenceConfig } from './config';
 import { ModelRuntime } from './data-access/model-runtime';
 import type { ImageSource, InferenceStore } from './domain/ports';
 import { PredictionsDomain } from './domain/predictions';
-import { createInferenceRouter } from './entry-points/http/routes';
+import { createOpenInferenceRouter, openInferencePathPrefixes } from './entry-points/http/open-inference';
+import { createInferenceRouter, predictionPathPrefixes } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
 
 export interface InferenceDeps {
@@ -24,6 +27,14 @@ export interface InferenceDeps {
   logger: Logger;
   metrics: Metrics;
 }
+
+/** The path space this service owns; the gateway routes these prefixes here. */
+export const inferencePathPrefixes = [...predictionPathPrefixes, ...openInferencePathPrefixes];
+
+/** Paths whose bodies the inference routers read themselves (the shell's JSON parser skips them). */
+export const inferenceOwnBodyPaths = openInferencePathPrefixes;
+
+const serviceVersion: string = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
 
 export interface InferenceService {
   router: Router;
@@ -63,7 +74,15 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     domain,
     runtime,
     precompute: config.INFERENCE_PRECOMPUTE,
-    router: createInferenceRouter({ domain, verifier: deps.verifier }),
+    router: Router().use(
+      createInferenceRouter({ domain, verifier: deps.verifier }),
+      createOpenInferenceRouter({
+        models: runtime,
+        verifier: deps.verifier,
+        serverVersion: serviceVersion,
+        maxBodyBytes: config.OPEN_INFERENCE_MAX_BODY_BYTES,
+      }),
+    ),
   };
 }
 
@@ -110,6 +129,7 @@ export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; serv
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
+    ownBodyPaths: inferenceOwnBodyPaths,
     readiness: [
       { name: 'model', check: () => service.runtime.check() },
       { name: 'metadata', check: () => deps.store.ping() },

@@ -24,6 +24,8 @@ export const inferenceConfigShape = {
   INFERENCE_READY_MAX_QUEUE: z.coerce.number().int().min(0).optional(),
   ...decodeLimitsConfigShape,
   PREDICTION_LOG_RETENTION_DAYS: setting.positiveInt(30),
+  /** The largest Open Inference Protocol infer request (JSON): a UINT8 [1, 192, 192, 3] tensor is about 0.5 MB. */
+  OPEN_INFERENCE_MAX_BODY_BYTES: setting.positiveInt(8 * 1024 * 1024),
   /** Compute predictions when images are uploaded (image.uploaded events), ahead of the first request. */
   INFERENCE_PRECOMPUTE: setting.boolean(true),
 };

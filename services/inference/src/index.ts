@@ -1,6 +1,5 @@
 export * from './app';
 export * from './config';
-export { inferencePathPrefixes } from './entry-points/http/routes';
 export { ModelRuntime } from './data-access/model-runtime';
 export { latestVersion, readModelManifest, ModelLoadError } from './data-access/model-repository';
 export { createInferencePool } from './data-access/inference-pool';

@@ -66,3 +66,27 @@ test('input of the wrong size is refused before it reaches a worker', async () =
     await pool.close();
   }
 });
+
+test('runMany queues its images together: full batches from the start, answers in order', async () => {
+  const batches: number[] = [];
+  const pool = await openPool({ maxBatch: 4, maxQueue: 100, onBatch: (size) => batches.push(size) });
+  try {
+    const fills = [10, 60, 110, 160, 210, 250, 5, 55, 105, 155];
+    const results = await pool.runMany(fills.map(image));
+    expect(batches).toEqual([4, 4, 2]);
+    for (const [i, fill] of fills.entries())
+      expect(Array.from(results[i]!)).toEqual(Array.from(await pool.run(image(fill))));
+  } finally {
+    await pool.close();
+  }
+});
+
+test('runMany refuses the whole set when the queue has no room for all of it', async () => {
+  const pool = await openPool({ maxBatch: 1, maxQueue: 5 });
+  try {
+    await expect(pool.runMany(Array.from({ length: 6 }, () => image(1)))).rejects.toMatchObject({ code: 'saturated' });
+    await expect(pool.runMany(Array.from({ length: 5 }, () => image(1)))).resolves.toHaveLength(5);
+  } finally {
+    await pool.close();
+  }
+});

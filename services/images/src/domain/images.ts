@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import {
   AppError,
   blobKeyForSha256,
+  detectFormat,
+  mimeTypeOf,
   newId,
   type CapcheckEvent,
   type ImageId,
@@ -9,7 +11,7 @@ import {
   type PageRequest,
   type Principal,
 } from '@capcheck/shared';
-import { detectFormat, mimeTypeOf, sanitizeFilename } from './formats';
+import { sanitizeFilename } from './formats';
 import type { ImageRecord, ImagesDomainDeps, UploadOutcome } from './ports';
 
 export interface Upload {

@@ -53,6 +53,11 @@ export interface PoolTelemetry {
 export interface InferencePool {
   /** Class probabilities for one preprocessed image (H×W×3 bytes). */
   run(pixels: Uint8Array): Promise<Float32Array>;
+  /**
+   * Class probabilities for several images, in order. They join the queue together, so free workers
+   * take them in full batches; a queue without room for all of them refuses all of them.
+   */
+  runMany(images: readonly Uint8Array[]): Promise<Float32Array[]>;
   queueDepth(): number;
   readonly size: number;
   close(): Promise<void>;
@@ -156,25 +161,29 @@ export async function createInferencePool(options: {
   }
   idle.push(...workers);
 
+  const runMany = (images: readonly Uint8Array[]): Promise<Float32Array[]> => {
+    if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
+    const wrong = images.find((pixels) => pixels.length !== imageBytes);
+    if (wrong) return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${wrong.length}`));
+    if (queue.length + images.length > maxQueue) {
+      return Promise.reject(
+        new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
+          retryAfterSeconds: 1,
+        }),
+      );
+    }
+    const results = images.map(
+      (pixels) => new Promise<Float32Array>((resolve, reject) => queue.push({ pixels, resolve, reject })),
+    );
+    dispatch();
+    return Promise.all(results);
+  };
+
   return {
     size: workers.length,
     queueDepth: () => queue.length,
-    run(pixels: Uint8Array) {
-      if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
-      if (pixels.length !== imageBytes)
-        return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${pixels.length}`));
-      if (queue.length >= maxQueue) {
-        return Promise.reject(
-          new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
-            retryAfterSeconds: 1,
-          }),
-        );
-      }
-      return new Promise<Float32Array>((resolve, reject) => {
-        queue.push({ pixels, resolve, reject });
-        dispatch();
-      });
-    },
+    run: (pixels: Uint8Array) => runMany([pixels]).then(([scores]) => scores as Float32Array),
+    runMany,
     async close() {
       closed = true;
       queue.splice(0).forEach((job) => job.reject(new AppError('unavailable', 'model_unavailable', 'shutting down')));

@@ -79,9 +79,12 @@ export class ModelRuntime implements ModelProvider {
         telemetry: this.options.telemetry,
       });
       this.status = { state: 'ready', manifest, pool };
+      const toPixels = (bytes: Buffer) => preprocess(bytes, manifest, this.options.maxImagePixels);
       this.loaded = {
         manifest,
-        classify: async (bytes) => pool.run(await preprocess(bytes, manifest, this.options.maxImagePixels)),
+        classify: async (bytes) => pool.run(await toPixels(bytes)),
+        preprocess: toPixels,
+        run: (images) => pool.runMany(images),
       };
       logger.info({ model: `${manifest.name}/${manifest.version}`, workers: pool.size }, 'model loaded');
     } catch (err) {

@@ -2,6 +2,11 @@ import sharp from 'sharp';
 import { AppError } from '@capcheck/shared';
 import type { ModelManifest } from '../domain/ports';
 
+// sharp keeps recent operations in a cache (50 MB, 100 items by default) so that the same input asked
+// again is cheaper. Predictions never ask twice (verdicts are cached by sha256 instead), so for them
+// the cache only costs bookkeeping and memory on every picture.
+sharp.cache(false);
+
 /**
  * Bytes → the model's input, exactly as the training code prepared its pictures (see the manifest):
  * EXIF orientation applied, alpha flattened onto white, sRGB, resized with the manifest's fit and

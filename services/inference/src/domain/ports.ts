@@ -122,6 +122,10 @@ export interface LoadedModel {
   manifest: ModelManifest;
   /** Class probabilities (in `manifest.labels` order) for one image's bytes. */
   classify(bytes: Buffer): Promise<Float32Array>;
+  /** A picture's bytes as the model's input (H×W×3), exactly as the manifest prescribes. */
+  preprocess(bytes: Buffer): Promise<Uint8Array>;
+  /** Class probabilities for model inputs, in order, sharing `session.run` calls where they can. */
+  run(images: readonly Uint8Array[]): Promise<Float32Array[]>;
 }
 
 /** The model may be loading, loaded, or broken; serving asks at each request. */

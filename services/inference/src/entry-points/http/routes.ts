@@ -4,10 +4,10 @@ import { callerOf, parseId, requireAuth, requireRole, type AccessTokenVerifier, 
 import type { PredictionLogRecord } from '../../domain/ports';
 import type { PredictionsDomain } from '../../domain/predictions';
 
-/** The path space this service owns; the gateway routes these prefixes here. */
-export const inferencePathPrefixes = ['/predict', '/models', '/admin/api/prediction-logs'];
+/** The paths of this router (the Open Inference Protocol has its own). */
+export const predictionPathPrefixes = ['/predict', '/models', '/admin/api/prediction-logs'];
 
-const tagService: RequestHandler = (_req, res, next) => {
+export const tagService: RequestHandler = (_req, res, next) => {
   res.locals.service = 'inference';
   next();
 };
@@ -32,7 +32,7 @@ const logView = (l: PredictionLogRecord) => ({ ...l, at: l.at.toISOString() });
 export function createInferenceRouter(deps: { domain: PredictionsDomain; verifier: AccessTokenVerifier }): Router {
   const { domain } = deps;
   const router = Router();
-  router.use(inferencePathPrefixes, tagService, requireAuth(deps.verifier));
+  router.use(predictionPathPrefixes, tagService, requireAuth(deps.verifier));
 
   router.get('/predict/:id', async (req, res) => {
     const id = parseId<ImageId>(String(req.params.id));

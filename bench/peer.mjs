@@ -1,0 +1,317 @@
+// pnpm bench:peer — capcheck side by side with the Flask peer (a plain Flask + gunicorn + onnxruntime
+// server of the same model), in one run: the same model, the same distinct 640×480 JPEGs, the same
+// number of clients, phases alternating between the two so that a busy machine weighs on both alike.
+// Each round: capcheck GET /predict/:id uncached, the peer's GET /predict/<name>, capcheck POST
+// /predict, the peer's POST /predict, one client's 32-picture batches against its single POSTs, then
+// the bare limit (sharp decode + letterbox + the worker pool, in this process, no HTTP). Ratios are
+// capcheck / peer. Each line also gives the CPU the server spent per picture (every thread and child
+// process), the figure a busy machine disturbs least.
+//
+// Settings (environment): PEER_PYTHON (a Python with flask, gunicorn, opencv and onnxruntime; see
+// the peer's README), PEER_DIR (the folder of flask_peer.py), BENCH_PICTURES (3000), BENCH_ROUNDS (3),
+// BENCH_CLIENTS (16), BENCH_SOLO_PICTURES (640), MODEL_VERSION (default: the newest shipped version).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { benchPictures, pictureName } from './pictures.mjs';
+import { measure, multipart, randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const inference = require(join(root, 'services/inference/dist/index.js'));
+
+const count = Number(process.env.BENCH_PICTURES ?? 3000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const clients = Number(process.env.BENCH_CLIENTS ?? 16);
+const batchSize = 32;
+/** Pictures for the one-client phases (single POSTs in sequence against batches of 32). */
+const soloPictures = Math.min(count, Number(process.env.BENCH_SOLO_PICTURES ?? 640));
+const peerPython = process.env.PEER_PYTHON ?? '/tmp/peervenv/bin/python';
+const peerDir = resolve(process.env.PEER_DIR ?? join(root, '..', 'shared', 'peer'));
+if (!existsSync(join(peerDir, 'flask_peer.py'))) {
+  console.error(`flask_peer.py not found in ${peerDir}: set PEER_DIR to the peer's folder`);
+  process.exit(2);
+}
+
+const models = join(root, 'models');
+const version = process.env.MODEL_VERSION ?? (await inference.latestVersion(models, 'bottle-state'));
+const manifest = await inference.readModelManifest(models, 'bottle-state', version);
+const [height, width] = manifest.inputShape;
+const picturesDir = await benchPictures(count);
+const pictures = Array.from({ length: count }, (_, i) => readFileSync(join(picturesDir, pictureName(i))));
+const averageKb = pictures.reduce((n, p) => n + p.length, 0) / count / 1024;
+
+const capPort = randomPort();
+const peerPort = capPort + 1000;
+const cap = `http://127.0.0.1:${capPort}`;
+const peer = `http://127.0.0.1:${peerPort}`;
+const capcheck = startLocal(capPort, { MODEL_VERSION: version });
+const peerServer = spawn(
+  peerPython,
+  [
+    '-m',
+    'gunicorn',
+    '-w',
+    '2',
+    '-b',
+    `127.0.0.1:${peerPort}`,
+    '--log-level',
+    'warning',
+    '--chdir',
+    peerDir,
+    'flask_peer:app',
+  ],
+  {
+    env: {
+      PATH: process.env.PATH,
+      RUNTIME: 'ort',
+      OUTPUT: 'probs',
+      INPUT: 'nhwc-uint8',
+      SIZE: String(width),
+      MODEL: manifest.modelPath,
+      IMAGES: picturesDir,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
+const stopAll = () => {
+  capcheck.kill('SIGTERM');
+  peerServer.kill('SIGTERM');
+};
+process.on('SIGINT', () => (stopAll(), process.exit(130)));
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const ms = (v) => `${String(Math.round(v)).padStart(4)} ms`;
+const line = (title, r) =>
+  console.log(
+    `  ${title.padEnd(40)} ${r.perSecond.toFixed(1).padStart(6)} pictures/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}` +
+      `   server CPU ${r.serverCpuMs.toFixed(1).padStart(5)} ms/picture` +
+      (r.failed ? `   FAILED ${r.failed}` : ''),
+  );
+
+/** Uploads every picture (made distinct for this round) and returns their ids, in order. Not timed. */
+async function uploadAll(token, round) {
+  const ids = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < count) {
+        const i = next++;
+        const form = new FormData();
+        form.append('image', new Blob([withComment(pictures[i], `get ${round} ${i}`)]), 'p.jpg');
+        const res = await fetch(`${cap}/images`, { method: 'POST', headers: { authorization: token }, body: form });
+        if (res.status !== 201) throw new Error(`upload ${i}: ${res.status} ${await res.text()}`);
+        ids[i] = (await res.json()).id;
+      }
+    }),
+  );
+  return ids;
+}
+
+/** The bare limit: what sharp + the worker pool do with these pictures, 16 in flight, no HTTP. */
+async function bareLimit(pool) {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (next < count) {
+        const i = next++;
+        await pool.run(await inference.preprocess(pictures[i], manifest, 40e6));
+      }
+    }),
+  );
+  const { user, system } = process.cpuUsage(cpu);
+  return {
+    perSecond: count / (Number(process.hrtime.bigint() - started) / 1e9),
+    p50: NaN,
+    p99: NaN,
+    failed: 0,
+    serverCpuMs: (user + system) / 1000 / count,
+  };
+}
+
+try {
+  await Promise.all([waitReady(`${cap}/readyz`, capcheck, 60), waitReady(`${peer}/healthz`, peerServer, 60)]);
+  const email = `bench-${Date.now()}@example.test`;
+  const password = 'benchmark password';
+  const register = await fetch(`${cap}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!register.ok) throw new Error(`register: ${register.status}`);
+  const login = await fetch(`${cap}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const token = `Bearer ${(await login.json()).accessToken}`;
+  const probe = multipart('image', [pictures[0]]);
+  const probed = await fetch(`${cap}/predict`, {
+    method: 'POST',
+    headers: { authorization: token, 'content-type': probe.contentType },
+    body: probe.body,
+  });
+  const hasPost = probed.status !== 404;
+
+  console.log(
+    `capcheck vs the Flask peer — ${cpus().length} cores (${availableParallelism()} available), node ${process.version}, ` +
+      `load average ${load()} at start`,
+  );
+  console.log(
+    `model bottle-state/${manifest.version} (${width}×${height} input); ${count} distinct 640×480 JPEGs ` +
+      `(${averageKb.toFixed(0)} KB average); ${clients} clients; ${rounds} rounds; ` +
+      `peer: gunicorn 2 workers, onnxruntime 1 thread each`,
+  );
+  const pool = await inference.createInferencePool({
+    model: manifest,
+    workers: availableParallelism(),
+    maxBatch: 8,
+    maxQueue: 10000,
+    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+  });
+  const figures = {};
+  const keep = (key, r) => (figures[key] ??= []).push(r);
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`round ${round} (load average ${load()})`);
+    const ids = await uploadAll(token, round);
+    const get = await measure({
+      url: cap,
+      connections: clients,
+      amount: count,
+      headers: { authorization: token },
+      serverPid: capcheck.pid,
+      next: (i) => ({ path: `/predict/${ids[i]}` }),
+    });
+    line('capcheck GET /predict/:id (uncached)', get);
+    keep('capGet', get);
+    const peerGet = await measure({
+      url: peer,
+      connections: clients,
+      amount: count,
+      serverPid: peerServer.pid,
+      next: (i) => ({ path: `/predict/${pictureName(i)}` }),
+    });
+    line('peer GET /predict/<name>', peerGet);
+    keep('peerGet', peerGet);
+    if (hasPost) {
+      const post = await measure({
+        url: cap,
+        connections: clients,
+        amount: count,
+        method: 'POST',
+        headers: { authorization: token },
+        serverPid: capcheck.pid,
+        next: (i) => {
+          const { body, contentType } = multipart('image', [withComment(pictures[i], `post ${round} ${i}`)]);
+          return { path: '/predict', body, headers: { authorization: token, 'content-type': contentType } };
+        },
+      });
+      line('capcheck POST /predict', post);
+      keep('capPost', post);
+    }
+    const peerPost = await measure({
+      url: peer,
+      connections: clients,
+      amount: count,
+      method: 'POST',
+      serverPid: peerServer.pid,
+      next: (i) => {
+        const { body, contentType } = multipart('image', [pictures[i]]);
+        return { path: '/predict', body, headers: { 'content-type': contentType } };
+      },
+    });
+    line('peer POST /predict', peerPost);
+    keep('peerPost', peerPost);
+    if (hasPost) {
+      // One camera with 32 pictures: one batch request, against 32 single POSTs in sequence (1 client).
+      const batches = Math.max(1, Math.floor(soloPictures / batchSize));
+      const postPicture = (i, tag) => multipart('image', [withComment(pictures[i], `${tag} ${round} ${i}`)]);
+      const singles = await measure({
+        url: cap,
+        connections: 1,
+        amount: batches * batchSize,
+        method: 'POST',
+        serverPid: capcheck.pid,
+        next: (i) => {
+          const { body, contentType } = postPicture(i, 'solo');
+          return { path: '/predict', body, headers: { authorization: token, 'content-type': contentType } };
+        },
+      });
+      line('capcheck POST /predict, 1 client', singles);
+      keep('capSolo', singles);
+      const batch = await measure({
+        url: cap,
+        connections: 1,
+        amount: batches,
+        method: 'POST',
+        serverPid: capcheck.pid,
+        next: (b) => {
+          const some = pictures
+            .slice(b * batchSize, (b + 1) * batchSize)
+            .map((p, i) => withComment(p, `batch ${round} ${b * batchSize + i}`));
+          const { body, contentType } = multipart('images', some);
+          return { path: '/predict/batch', body, headers: { authorization: token, 'content-type': contentType } };
+        },
+      });
+      const perPicture = {
+        ...batch,
+        perSecond: batch.perSecond * batchSize,
+        serverCpuMs: batch.serverCpuMs / batchSize,
+      };
+      line(`capcheck POST /predict/batch of ${batchSize}, 1 client`, perPicture);
+      keep('capBatch', perPicture);
+    }
+    const bare = await bareLimit(pool);
+    line('bare: sharp + worker pool, no HTTP', bare);
+    keep('bare', bare);
+  }
+  await pool.close();
+
+  const spread = (key) => {
+    const median = (list) => list.sort((a, b) => a - b)[Math.floor(list.length / 2)];
+    const rates = (figures[key] ?? []).map((r) => r.perSecond).sort((a, b) => a - b);
+    if (!rates.length) return null;
+    return {
+      min: rates[0],
+      max: rates.at(-1),
+      median: median(rates),
+      p50: median(figures[key].map((r) => r.p50)),
+      p99: median(figures[key].map((r) => r.p99)),
+      cpu: median(figures[key].map((r) => r.serverCpuMs)),
+    };
+  };
+  const ratios = (a, b) => {
+    const list = (figures[a] ?? []).map((r, i) => r.perSecond / figures[b][i].perSecond).sort((x, y) => x - y);
+    return list.length ? `${list.map((x) => x.toFixed(2)).join(' / ')} (per round, sorted)` : 'not measured';
+  };
+  console.log(`summary over ${rounds} rounds (load average ${load()} at the end)`);
+  for (const [key, title] of [
+    ['capGet', 'capcheck GET /predict/:id uncached'],
+    ['peerGet', 'peer GET /predict/<name>'],
+    ['capPost', 'capcheck POST /predict'],
+    ['peerPost', 'peer POST /predict'],
+    ['capSolo', 'capcheck POST /predict, 1 client'],
+    ['capBatch', `capcheck POST /predict/batch (${batchSize}), 1 client`],
+    ['bare', 'bare limit (sharp + pool)'],
+  ]) {
+    const s = spread(key);
+    if (s)
+      console.log(
+        `  ${title.padEnd(40)} median ${s.median.toFixed(1).padStart(6)} pictures/s (min ${s.min.toFixed(1)}, ` +
+          `max ${s.max.toFixed(1)})   p50 ${ms(s.p50)}   p99 ${ms(s.p99)}   CPU ${s.cpu.toFixed(1)} ms/picture`,
+      );
+  }
+  console.log(`  ratio GET  capcheck/peer: ${ratios('capGet', 'peerGet')}`);
+  console.log(`  ratio POST capcheck/peer: ${ratios('capPost', 'peerPost')}`);
+  console.log(`  batch / single POST (1 client): ${ratios('capBatch', 'capSolo')}`);
+  console.log(`  GET uncached / bare:      ${ratios('capGet', 'bare')}`);
+  console.log(`  POST / bare:              ${ratios('capPost', 'bare')}`);
+} finally {
+  stopAll();
+}
