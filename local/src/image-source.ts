@@ -26,5 +26,9 @@ export function inProcessImageSource(images: ImagesDomain): ImageSource {
       const image = await orNull(images.content(caller.principal, id));
       return image && { imageId: id, sha256: image.record.sha256, format: image.record.format, bytes: image.bytes };
     },
+    async store(caller, picture) {
+      const record = await images.upload(caller.principal, { bytes: picture.bytes, originalName: picture.filename });
+      return { imageId: record.id, sha256: record.sha256, format: record.format };
+    },
   };
 }

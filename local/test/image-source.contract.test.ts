@@ -48,6 +48,22 @@ describe.each(adapters)('image source: %s', (_name, source) => {
     expect(await source().describe(caller, id)).toEqual({ imageId: id, format: 'jpeg', sha256 });
   });
 
+  test("store: the picture becomes the caller's upload; a refused picture keeps the images service's words", async () => {
+    const { caller } = await callerWithImage();
+    const bytes = await jpeg();
+    const stored = await source().store(caller, { bytes, filename: 'frame.jpg' });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    expect(stored).toEqual({ imageId: expect.any(String), format: 'jpeg', sha256 });
+    expect(await source().read(caller, stored.imageId)).toEqual({ ...stored, bytes });
+    await expect(source().store(caller, { bytes: Buffer.from('GIF89a....') })).rejects.toMatchObject({
+      kind: 'unsupported_media_type',
+      code: 'unsupported_image_type',
+    });
+    await expect(source().store(caller, { bytes: bytes.subarray(0, 300) })).rejects.toMatchObject({
+      kind: 'unprocessable',
+    });
+  });
+
   test("another user's image, an unknown id and a deleted image are null", async () => {
     const { id, caller } = await callerWithImage();
     const other = await callerWithImage();

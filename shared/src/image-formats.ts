@@ -1,3 +1,4 @@
+import { AppError } from './errors';
 import type { ImageFormat } from './ports/events';
 
 /**
@@ -11,6 +12,20 @@ export function detectFormat(bytes: Buffer): ImageFormat | null {
     return 'webp';
   }
   return null;
+}
+
+/** The format of a picture we accept, or the refusal: no bytes (400), not JPEG, PNG or WebP (415). */
+export function acceptedFormat(bytes: Buffer): ImageFormat {
+  if (bytes.length === 0) throw new AppError('invalid', 'empty_file', 'the file is empty');
+  const format = detectFormat(bytes);
+  if (!format) {
+    throw new AppError(
+      'unsupported_media_type',
+      'unsupported_image_type',
+      'only JPEG, PNG and WebP images are accepted',
+    );
+  }
+  return format;
 }
 
 const pngSignature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -2,6 +2,7 @@ export * from './config';
 export * from './errors';
 export * from './ids';
 export * from './image-formats';
+export * from './picture-upload';
 export * from './logger';
 export * from './metrics';
 export * from './health';

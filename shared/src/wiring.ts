@@ -132,8 +132,9 @@ export const tokenClaimsConfigShape = {
   JWT_AUDIENCE: z.string().min(1).default('capcheck-api'),
 };
 
-/** The decode limit, the same wherever image bytes are decoded (images on upload, inference on predict). */
+/** Picture limits, the same wherever pictures arrive or are decoded (images on upload, inference on predict). */
 export const decodeLimitsConfigShape = {
+  MAX_UPLOAD_BYTES: setting.positiveInt(10 * 1024 * 1024),
   MAX_IMAGE_PIXELS: setting.positiveInt(40_000_000),
 };
 

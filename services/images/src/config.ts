@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { decodeLimitsConfigShape, setting } from '@capcheck/shared';
 
 export const imagesConfigShape = {
-  MAX_UPLOAD_BYTES: setting.positiveInt(10 * 1024 * 1024),
   /** Where an upload's bytes go while they arrive, so a slow or stalled upload holds no memory. */
   UPLOAD_TMP_DIR: z.string().min(1).default(join(tmpdir(), 'capcheck-uploads')),
   /** Uploads in progress at once: per user (429 beyond) and per process (503 beyond), both with Retry-After. */

@@ -75,7 +75,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     runtime,
     precompute: config.INFERENCE_PRECOMPUTE,
     router: Router().use(
-      createInferenceRouter({ domain, verifier: deps.verifier }),
+      createInferenceRouter({ domain, verifier: deps.verifier, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
       createOpenInferenceRouter({
         models: runtime,
         verifier: deps.verifier,

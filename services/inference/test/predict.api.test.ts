@@ -50,6 +50,7 @@ test.each([
       certain: expect.any(Boolean),
       model: { name: 'bottle-state', version: served.version },
       cached: false,
+      stored: true,
     });
     expect(first.body.confidence).toBeGreaterThan(0.5);
     // `certain` follows the served manifest's threshold (a model without one claims every verdict).

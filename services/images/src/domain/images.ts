@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   AppError,
+  acceptedFormat,
   blobKeyForSha256,
   detectFormat,
   mimeTypeOf,
@@ -29,16 +30,9 @@ export class ImagesDomain {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     const { bytes } = upload;
-    const format = detectFormat(bytes);
+    const sniffed = detectFormat(bytes); // the telemetry label, refused or not
     try {
-      if (bytes.length === 0) throw new AppError('invalid', 'empty_file', 'the file is empty');
-      if (!format) {
-        throw new AppError(
-          'unsupported_media_type',
-          'unsupported_image_type',
-          'only JPEG, PNG and WebP images are accepted',
-        );
-      }
+      const format = acceptedFormat(bytes);
       const decoded = await this.deps.decoder.inspect(bytes, format);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const objectKey = blobKeyForSha256(sha256);
@@ -76,7 +70,7 @@ export class ImagesDomain {
       });
       return record;
     } catch (err) {
-      this.deps.telemetry.upload(outcomeOf(err), format ?? 'unknown', seconds());
+      this.deps.telemetry.upload(outcomeOf(err), sniffed ?? 'unknown', seconds());
       throw err;
     }
   }

@@ -1,17 +1,24 @@
-import { AppError, type Caller, type ImageFormat, type ImageId } from '@capcheck/shared';
+import { AppError, type Caller, type ErrorKind, type ImageFormat, type ImageId } from '@capcheck/shared';
 import type { DescribedImage, ImageSource, SourcedImage } from '../domain/ports';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
+const refusals: Record<number, ErrorKind> = {
+  400: 'invalid',
+  413: 'too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
+};
 
 /**
  * Reads through the images service's public API with the caller's own Bearer token: no internal
  * credentials exist that could read someone else's image. The ETag is the sha256 of the bytes.
  */
 export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }): ImageSource {
-  const call = async (caller: Caller, path: string): Promise<Response | null> => {
+  const call = async (caller: Caller, path: string, init: RequestInit = {}): Promise<Response | null> => {
     let res: Response;
     try {
       res = await fetch(`${options.baseUrl}${path}`, {
+        ...init,
         headers: { authorization: `Bearer ${caller.accessToken}` },
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
@@ -19,6 +26,17 @@ export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }
       throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer', { cause: err });
     }
     if (res.status === 404) return null;
+    const refusal = refusals[res.status];
+    if (refusal) {
+      // The images service's own words for a picture it will not take (415, 413, 422, 400).
+      const body = (await res.json().catch(() => ({}))) as { error?: { code?: unknown; message?: unknown } };
+      const { code, message } = body.error ?? {};
+      throw new AppError(
+        refusal,
+        typeof code === 'string' ? code : 'refused',
+        typeof message === 'string' ? message : 'the images service refused the picture',
+      );
+    }
     if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);
     return res;
   };
@@ -32,6 +50,17 @@ export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }
         throw new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
       }
       return { imageId: id, sha256: body.sha256, format };
+    },
+    async store(caller, picture): Promise<DescribedImage> {
+      const form = new FormData();
+      form.append('image', new Blob([new Uint8Array(picture.bytes)]), picture.filename ?? 'upload');
+      const res = await call(caller, '/images', { method: 'POST', body: form });
+      const body = res && ((await res.json()) as { id?: unknown; sha256?: unknown; format?: unknown });
+      const format = typeof body?.format === 'string' ? formats[`image/${body.format}`] : undefined;
+      if (res?.status !== 201 || typeof body?.id !== 'string' || typeof body.sha256 !== 'string' || !format) {
+        throw new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
+      }
+      return { imageId: body.id as ImageId, sha256: body.sha256, format };
     },
     async read(caller: Caller, id: ImageId): Promise<SourcedImage | null> {
       const res = await call(caller, `/images/${encodeURIComponent(id)}/content`);

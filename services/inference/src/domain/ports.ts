@@ -31,11 +31,12 @@ export interface PredictionRepository {
   deleteBySha256(sha256: string): Promise<number>;
 }
 
-/** One record per `GET /predict/:id` request, for audit and dashboards. */
+/** One record per prediction asked for (`GET /predict/:id`, `POST /predict`, each picture of a batch). */
 export interface PredictionLogRecord {
   id: string;
   at: Date;
-  imageId: ImageId;
+  /** Null for a picture predicted without being stored. */
+  imageId: ImageId | null;
   userId: UserId;
   apiKeyId: ApiKeyId | null;
   clientIp: string;
@@ -88,6 +89,11 @@ export interface ImageSource {
   /** What the image is, without its bytes: enough to look up a cached prediction. */
   describe(caller: Caller, id: ImageId): Promise<DescribedImage | null>;
   read(caller: Caller, id: ImageId): Promise<SourcedImage | null>;
+  /**
+   * Stores a picture as the caller's upload, through the images service (which validates it and owns
+   * the record): `POST /predict?store=true`. Its refusals (415, 413, 422) come back as they are.
+   */
+  store(caller: Caller, picture: { bytes: Buffer; filename?: string | undefined }): Promise<DescribedImage>;
 }
 
 /** What serving knows of a model: its labels, its input, and how it scored on the test set. */

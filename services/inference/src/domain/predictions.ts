@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   AppError,
   blobKeyForSha256,
+  acceptedFormat,
   type Caller,
   type HandlerOutcome,
   type ImageDeleted,
@@ -19,7 +20,8 @@ import type {
 } from './ports';
 
 export interface PredictionView {
-  imageId: ImageId;
+  /** Null for a picture predicted without being stored. */
+  imageId: ImageId | null;
   label: string;
   confidence: number;
   scores: Record<string, number>;
@@ -27,7 +29,18 @@ export interface PredictionView {
   certain: boolean;
   model: { name: string; version: string };
   cached: boolean;
+  /** Whether the picture is kept as one of the caller's images. */
+  stored: boolean;
 }
+
+/** A picture sent with the request (`POST /predict`, `/predict/batch`) rather than uploaded before. */
+export interface SentPicture {
+  bytes: Buffer;
+  filename?: string | undefined;
+}
+
+/** One picture's outcome in a batch: its verdict, or why it has none. */
+export type BatchResult = PredictionView | { error: AppError };
 
 export interface RequestContext {
   clientIp: string;
@@ -90,7 +103,77 @@ export class PredictionsDomain {
       certain,
       model: { name, version },
       cached,
+      stored: true,
     };
+  }
+
+  /**
+   * A picture sent with the request: refused as an upload would be (empty 400, not JPEG/PNG/WebP 415,
+   * undecodable 422), answered from the cache by sha256 or computed, logged, and stored only when
+   * asked (as the caller's upload, through the images service).
+   */
+  async predictSent(
+    caller: Caller,
+    picture: SentPicture,
+    context: RequestContext,
+    options: { store: boolean },
+  ): Promise<PredictionView> {
+    const started = process.hrtime.bigint();
+    const model = this.deps.model.current();
+    const format = acceptedFormat(picture.bytes);
+    const image = options.store
+      ? await this.deps.imageSource.store(caller, picture)
+      : { imageId: null, format, sha256: createHash('sha256').update(picture.bytes).digest('hex') };
+    const { name, version } = model.manifest;
+    let prediction = await this.deps.predictions.find(image.sha256, name, version);
+    const cached = prediction !== null;
+    this.deps.telemetry.cache(cached ? 'hit' : 'miss');
+    prediction ??= await this.compute(model, image.sha256, picture.bytes);
+    this.deps.telemetry.prediction(prediction.label, name, prediction.confidence, cached);
+    await this.log({
+      id: randomUUID(),
+      at: this.deps.clock.now(),
+      imageId: image.imageId,
+      userId: caller.principal.userId,
+      apiKeyId: caller.principal.apiKeyId ?? null,
+      clientIp: context.clientIp,
+      userAgent: context.userAgent.slice(0, 512),
+      imageFormat: image.format,
+      imageSha256: image.sha256,
+      label: prediction.label,
+      confidence: prediction.confidence,
+      modelName: name,
+      modelVersion: version,
+      cached,
+      latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
+    });
+    return {
+      imageId: image.imageId,
+      label: prediction.label,
+      confidence: prediction.confidence,
+      scores: prediction.scores,
+      model: { name, version },
+      cached,
+      stored: options.store,
+    };
+  }
+
+  /**
+   * Several pictures at once, nothing stored: all of them enter the worker pool's queue together, so
+   * free workers take them in batches. A picture that cannot be read gets its own error; the others
+   * their verdicts, in the order sent.
+   */
+  async predictBatch(caller: Caller, pictures: SentPicture[], context: RequestContext): Promise<BatchResult[]> {
+    this.deps.model.current(); // no model, no batch: one 503 for the request, not one per picture
+    const outcomes = await Promise.allSettled(
+      pictures.map((picture) => this.predictSent(caller, picture, context, { store: false })),
+    );
+    return outcomes.map((outcome) => {
+      if (outcome.status === 'fulfilled') return outcome.value;
+      const err: unknown = outcome.reason;
+      if (err instanceof AppError && err.kind !== 'unavailable') return { error: err };
+      throw err;
+    });
   }
 
   /** `image.uploaded`: compute ahead of the first request. Idempotent: known bytes are skipped. */

@@ -91,6 +91,14 @@ export function inferenceStoreContract(open: () => Promise<InferenceStore>): voi
       expect(window.items.map((l) => l.at)).toEqual([at(6000), at(5000)]);
     });
 
+    test('a picture predicted without being stored is logged with no image id', async () => {
+      const label = `label-${randomUUID()}`;
+      const log = predictionLog({ imageId: null, label });
+      await store.predictionLogs.append(log);
+      const page = await store.predictionLogs.query({ from: at(0), to: at(1), label, limit: 10 });
+      expect(page.items).toEqual([log]);
+    });
+
     test('a record that cannot be stored fails alone: the others appended with it are kept', async () => {
       const label = `label-${randomUUID()}`;
       const taken = predictionLog({ label });

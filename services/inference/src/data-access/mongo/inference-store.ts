@@ -54,7 +54,8 @@ const predictionLogSchema = new Schema<PredictionLogDocument>(
   {
     _id: requiredText,
     at: requiredDate,
-    imageId: requiredText,
+    // Null for a picture predicted without being stored (POST /predict).
+    imageId: nullableText,
     userId: requiredText,
     apiKeyId: nullableText,
     clientIp: requiredText,

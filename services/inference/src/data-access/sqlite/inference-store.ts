@@ -74,7 +74,7 @@ class SqlitePredictions implements PredictionRepository {
 interface PredictionLogRow {
   id: string;
   at: number;
-  image_id: string;
+  image_id: string | null;
   user_id: string;
   api_key_id: string | null;
   client_ip: string;
@@ -92,7 +92,7 @@ interface PredictionLogRow {
 const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
   id: r.id,
   at: new Date(r.at),
-  imageId: r.image_id as ImageId,
+  imageId: r.image_id as ImageId | null,
   userId: r.user_id as UserId,
   apiKeyId: r.api_key_id as ApiKeyId | null,
   clientIp: r.client_ip,

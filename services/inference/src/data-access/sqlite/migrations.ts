@@ -35,5 +35,28 @@ export const inferenceSchema: SqliteSchema = {
      );
      CREATE INDEX prediction_logs_at ON prediction_logs (at DESC, id DESC);
      CREATE INDEX prediction_logs_label_at ON prediction_logs (label, at DESC, id DESC);`,
+    // A picture predicted without being stored (POST /predict) has no image id: image_id may be NULL.
+    `CREATE TABLE prediction_logs_new (
+       id TEXT PRIMARY KEY,
+       at INTEGER NOT NULL,
+       image_id TEXT,
+       user_id TEXT NOT NULL,
+       api_key_id TEXT,
+       client_ip TEXT NOT NULL,
+       user_agent TEXT NOT NULL,
+       image_format TEXT NOT NULL,
+       image_sha256 TEXT NOT NULL,
+       label TEXT NOT NULL,
+       confidence REAL NOT NULL,
+       model_name TEXT NOT NULL,
+       model_version TEXT NOT NULL,
+       cached INTEGER NOT NULL,
+       latency_ms REAL NOT NULL
+     );
+     INSERT INTO prediction_logs_new SELECT * FROM prediction_logs;
+     DROP TABLE prediction_logs;
+     ALTER TABLE prediction_logs_new RENAME TO prediction_logs;
+     CREATE INDEX prediction_logs_at ON prediction_logs (at DESC, id DESC);
+     CREATE INDEX prediction_logs_label_at ON prediction_logs (label, at DESC, id DESC);`,
   ],
 };

@@ -2,7 +2,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import { z, ZodError } from 'zod';
 import { AppError, detectFormat, requireAuth, statusOfKind, type AccessTokenVerifier } from '@capcheck/shared';
 import type { LoadedModel, ModelProvider } from '../../domain/ports';
-import { tagService } from './routes';
+import { maxBatchPictures, tagService } from './routes';
 
 /**
  * The Open Inference Protocol (KServe V2), REST: server and model health, model metadata, and
@@ -12,7 +12,7 @@ import { tagService } from './routes';
 export const openInferencePathPrefixes = ['/v2'];
 
 /** The most pictures one infer request may carry, as POST /predict/batch. */
-export const maxInferBatch = 32;
+const maxInferBatch = maxBatchPictures;
 /** `content_type` values that declare BYTES elements as base64-encoded pictures (MLServer's codecs). */
 const pictureContentTypes = ['base64', 'pil_image'];
 

@@ -1,8 +1,19 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { callerOf, parseId, requireAuth, requireRole, type AccessTokenVerifier, type ImageId } from '@capcheck/shared';
+import {
+  AppError,
+  callerOf,
+  parseId,
+  pictureUpload,
+  receivedPictures,
+  requireAuth,
+  requireRole,
+  statusOfKind,
+  type AccessTokenVerifier,
+  type ImageId,
+} from '@capcheck/shared';
 import type { PredictionLogRecord } from '../../domain/ports';
-import type { PredictionsDomain } from '../../domain/predictions';
+import type { BatchResult, PredictionsDomain, RequestContext } from '../../domain/predictions';
 
 /** The paths of this router (the Open Inference Protocol has its own). */
 export const predictionPathPrefixes = ['/predict', '/models', '/admin/api/prediction-logs'];
@@ -29,19 +40,56 @@ const logQuery = z
 
 const logView = (l: PredictionLogRecord) => ({ ...l, at: l.at.toISOString() });
 
-export function createInferenceRouter(deps: { domain: PredictionsDomain; verifier: AccessTokenVerifier }): Router {
+/** The most pictures one POST /predict/batch may carry. */
+export const maxBatchPictures = 32;
+
+const predictQuery = z.object({ store: z.enum(['true', 'false']).optional() });
+
+const contextOf = (req: Request): RequestContext => ({
+  clientIp: req.ip ?? 'unknown',
+  userAgent: req.get('user-agent') ?? '',
+});
+
+const batchResultView = (result: BatchResult) =>
+  'error' in result
+    ? { error: { code: result.error.code, message: result.error.message }, status: statusOfKind[result.error.kind] }
+    : result;
+
+export function createInferenceRouter(deps: {
+  domain: PredictionsDomain;
+  verifier: AccessTokenVerifier;
+  /** The largest picture, as for uploads. */
+  maxUploadBytes: number;
+}): Router {
   const { domain } = deps;
   const router = Router();
   router.use(predictionPathPrefixes, tagService, requireAuth(deps.verifier));
 
+  // The line camera: a picture in the request (multipart field "image", or the raw body), nothing
+  // stored unless ?store=true.
+  const onePicture = pictureUpload({ field: 'image', maxBytes: deps.maxUploadBytes, maxFiles: 1, rawBody: true });
+  router.post('/predict', onePicture, async (req, res) => {
+    const { store } = predictQuery.parse(req.query);
+    const [picture] = receivedPictures(req);
+    if (!picture)
+      throw new AppError('invalid', 'missing_file', 'no picture: send it in the field "image" or as the body');
+    const view = await domain.predictSent(callerOf(req), picture, contextOf(req), { store: store === 'true' });
+    res.status(view.stored ? 201 : 200);
+    if (view.imageId) res.location(`/images/${view.imageId}`);
+    res.json(view);
+  });
+
+  const manyPictures = pictureUpload({ field: 'images', maxBytes: deps.maxUploadBytes, maxFiles: maxBatchPictures });
+  router.post('/predict/batch', manyPictures, async (req, res) => {
+    const pictures = receivedPictures(req);
+    if (pictures.length === 0) throw new AppError('invalid', 'missing_file', 'no pictures in the field "images"');
+    const results = await domain.predictBatch(callerOf(req), pictures, contextOf(req));
+    res.json({ results: results.map(batchResultView) });
+  });
+
   router.get('/predict/:id', async (req, res) => {
     const id = parseId<ImageId>(String(req.params.id));
-    res.json(
-      await domain.predict(callerOf(req), id, {
-        clientIp: req.ip ?? 'unknown',
-        userAgent: req.get('user-agent') ?? '',
-      }),
-    );
+    res.json(await domain.predict(callerOf(req), id, contextOf(req)));
   });
 
   router.get('/models', (_req, res) => {
