@@ -6,6 +6,7 @@ import {
   type Caller,
   type HandlerOutcome,
   type ImageDeleted,
+  type ImageFormat,
   type ImageId,
   type ImageUploaded,
   type Page,
@@ -61,50 +62,12 @@ export class PredictionsDomain {
     const model = this.deps.model.current();
     const described = await this.deps.imageSource.describe(caller, id);
     if (!described) throw imageNotFound();
-    const { name, version } = model.manifest;
-    let prediction = await this.deps.predictions.find(described.sha256, name, version);
-    const cached = prediction !== null;
-    this.deps.telemetry.cache(cached ? 'hit' : 'miss');
-    if (!prediction) {
+    // The bytes are fetched only on a miss: a cached verdict needs the description alone.
+    return this.answer(model, caller, context, { ...described, stored: true, started }, async () => {
       const image = await this.deps.imageSource.read(caller, id);
       if (!image) throw imageNotFound();
-      prediction = await this.compute(model, image.sha256, image.bytes);
-    }
-    const certain = isCertain(prediction.confidence, model.manifest.certaintyThreshold);
-    this.deps.telemetry.prediction({
-      label: prediction.label,
-      model: name,
-      confidence: prediction.confidence,
-      certain,
-      cached,
+      return image.bytes;
     });
-    await this.log({
-      id: randomUUID(),
-      at: this.deps.clock.now(),
-      imageId: id,
-      userId: caller.principal.userId,
-      apiKeyId: caller.principal.apiKeyId ?? null,
-      clientIp: context.clientIp,
-      userAgent: context.userAgent.slice(0, 512),
-      imageFormat: described.format,
-      imageSha256: described.sha256,
-      label: prediction.label,
-      confidence: prediction.confidence,
-      modelName: name,
-      modelVersion: version,
-      cached,
-      latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
-    });
-    return {
-      imageId: id,
-      label: prediction.label,
-      confidence: prediction.confidence,
-      scores: prediction.scores,
-      certain,
-      model: { name, version },
-      cached,
-      stored: true,
-    };
   }
 
   /**
@@ -124,38 +87,7 @@ export class PredictionsDomain {
     const image = options.store
       ? await this.deps.imageSource.store(caller, picture)
       : { imageId: null, format, sha256: createHash('sha256').update(picture.bytes).digest('hex') };
-    const { name, version } = model.manifest;
-    let prediction = await this.deps.predictions.find(image.sha256, name, version);
-    const cached = prediction !== null;
-    this.deps.telemetry.cache(cached ? 'hit' : 'miss');
-    prediction ??= await this.compute(model, image.sha256, picture.bytes);
-    this.deps.telemetry.prediction(prediction.label, name, prediction.confidence, cached);
-    await this.log({
-      id: randomUUID(),
-      at: this.deps.clock.now(),
-      imageId: image.imageId,
-      userId: caller.principal.userId,
-      apiKeyId: caller.principal.apiKeyId ?? null,
-      clientIp: context.clientIp,
-      userAgent: context.userAgent.slice(0, 512),
-      imageFormat: image.format,
-      imageSha256: image.sha256,
-      label: prediction.label,
-      confidence: prediction.confidence,
-      modelName: name,
-      modelVersion: version,
-      cached,
-      latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
-    });
-    return {
-      imageId: image.imageId,
-      label: prediction.label,
-      confidence: prediction.confidence,
-      scores: prediction.scores,
-      model: { name, version },
-      cached,
-      stored: options.store,
-    };
+    return this.answer(model, caller, context, { ...image, stored: options.store, started }, async () => picture.bytes);
   }
 
   /**
@@ -212,6 +144,56 @@ export class PredictionsDomain {
   async pruneLogs(): Promise<number> {
     const cutoff = new Date(this.deps.clock.now().getTime() - this.deps.logRetentionDays * 86_400_000);
     return this.deps.logs.deleteOlderThan(cutoff);
+  }
+
+  /** The verdict on an image: from the cache by sha256, or computed from its bytes; then counted and logged. */
+  private async answer(
+    model: LoadedModel,
+    caller: Caller,
+    context: RequestContext,
+    image: { imageId: ImageId | null; sha256: string; format: ImageFormat; stored: boolean; started: bigint },
+    bytes: () => Promise<Buffer>,
+  ): Promise<PredictionView> {
+    const { name, version } = model.manifest;
+    let prediction = await this.deps.predictions.find(image.sha256, name, version);
+    const cached = prediction !== null;
+    this.deps.telemetry.cache(cached ? 'hit' : 'miss');
+    prediction ??= await this.compute(model, image.sha256, await bytes());
+    const certain = isCertain(prediction.confidence, model.manifest.certaintyThreshold);
+    this.deps.telemetry.prediction({
+      label: prediction.label,
+      model: name,
+      confidence: prediction.confidence,
+      certain,
+      cached,
+    });
+    await this.log({
+      id: randomUUID(),
+      at: this.deps.clock.now(),
+      imageId: image.imageId,
+      userId: caller.principal.userId,
+      apiKeyId: caller.principal.apiKeyId ?? null,
+      clientIp: context.clientIp,
+      userAgent: context.userAgent.slice(0, 512),
+      imageFormat: image.format,
+      imageSha256: image.sha256,
+      label: prediction.label,
+      confidence: prediction.confidence,
+      modelName: name,
+      modelVersion: version,
+      cached,
+      latencyMs: Number(process.hrtime.bigint() - image.started) / 1e6,
+    });
+    return {
+      imageId: image.imageId,
+      label: prediction.label,
+      confidence: prediction.confidence,
+      scores: prediction.scores,
+      certain,
+      model: { name, version },
+      cached,
+      stored: image.stored,
+    };
   }
 
   private compute(model: LoadedModel, sha256: string, bytes: Buffer): Promise<PredictionRecord> {
