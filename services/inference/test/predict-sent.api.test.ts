@@ -68,6 +68,7 @@ test('a picture in the field "image": the verdict, in the shape of GET /predict/
     label: 'closed',
     confidence: expect.any(Number),
     scores: { closed: expect.any(Number), open: expect.any(Number) },
+    certain: expect.any(Boolean),
     model: { name: 'bottle-state', version: served.version },
     cached: false,
     stored: false,
