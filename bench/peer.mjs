@@ -38,7 +38,7 @@ const models = join(root, 'models');
 const version = process.env.MODEL_VERSION ?? (await inference.latestVersion(models, 'bottle-state'));
 const manifest = await inference.readModelManifest(models, 'bottle-state', version);
 const [height, width] = manifest.inputShape;
-const picturesDir = await benchPictures(count);
+const picturesDir = await benchPictures(Math.max(count, 3000)); // the first `count` of the standard set
 const pictures = Array.from({ length: count }, (_, i) => readFileSync(join(picturesDir, pictureName(i))));
 const averageKb = pictures.reduce((n, p) => n + p.length, 0) / count / 1024;
 
@@ -145,12 +145,16 @@ try {
     body: JSON.stringify({ email, password }),
   });
   if (!register.ok) throw new Error(`register: ${register.status}`);
-  const login = await fetch(`${cap}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  const token = `Bearer ${(await login.json()).accessToken}`;
+  // Access tokens live 15 minutes and a round can take longer on a busy machine: a fresh one per phase.
+  const login = async () => {
+    const res = await fetch(`${cap}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    return `Bearer ${(await res.json()).accessToken}`;
+  };
+  let token = await login();
   const probe = multipart('image', [pictures[0]]);
   const probed = await fetch(`${cap}/predict`, {
     method: 'POST',
@@ -179,7 +183,9 @@ try {
   const keep = (key, r) => (figures[key] ??= []).push(r);
   for (let round = 1; round <= rounds; round++) {
     console.log(`round ${round} (load average ${load()})`);
+    token = await login();
     const ids = await uploadAll(token, round);
+    token = await login();
     const get = await measure({
       url: cap,
       connections: clients,
@@ -199,6 +205,7 @@ try {
     });
     line('peer GET /predict/<name>', peerGet);
     keep('peerGet', peerGet);
+    token = await login();
     if (hasPost) {
       const post = await measure({
         url: cap,
@@ -229,6 +236,7 @@ try {
     line('peer POST /predict', peerPost);
     keep('peerPost', peerPost);
     if (hasPost) {
+      token = await login();
       // One camera with 32 pictures: one batch request, against 32 single POSTs in sequence (1 client).
       const batches = Math.max(1, Math.floor(soloPictures / batchSize));
       const postPicture = (i, tag) => multipart('image', [withComment(pictures[i], `${tag} ${round} ${i}`)]);
@@ -245,6 +253,7 @@ try {
       });
       line('capcheck POST /predict, 1 client', singles);
       keep('capSolo', singles);
+      token = await login();
       const batch = await measure({
         url: cap,
         connections: 1,
