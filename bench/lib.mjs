@@ -22,6 +22,7 @@ export function startLocal(port, env = {}) {
       LOGIN_ATTEMPTS_PER_IP: '1000000000',
       LOGIN_ATTEMPTS_PER_ACCOUNT: '1000000000',
       REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
+      MAX_CONCURRENT_UPLOADS_PER_USER: '64', // the bench uploads its pictures 8 at a time
       INFERENCE_PRECOMPUTE: 'false',
       ...env,
     },

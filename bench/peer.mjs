@@ -58,6 +58,9 @@ const peerServer = spawn(
     `127.0.0.1:${peerPort}`,
     '--log-level',
     'warning',
+    // Loading onnxruntime and the model can take longer than gunicorn's 30 s on a busy machine.
+    '--timeout',
+    '120',
     '--chdir',
     peerDir,
     'flask_peer:app',
