@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type S3BlobStoreOptions, createS3BlobStore } from '@capcheck/shared';
-import { suiteFor } from '../../../test-support/http';
+import { requirementOf, suiteFor } from '../../../test-support/http';
 import { startSwift, swiftMissing, type Swift } from '../../../test-support/swift';
 import { blobStoreContract, randomBlob } from './blobs.contract';
 
@@ -9,7 +9,13 @@ import { blobStoreContract, randomBlob } from './blobs.contract';
  * The S3 adapter against a second S3 implementation that, unlike s3rver, checks SigV4 signatures:
  * OpenStack Swift's s3api. The same contract as against s3rver (and MinIO in compose).
  */
-suiteFor('blob store port: S3 adapter (against OpenStack Swift s3api)', 'swift', swiftMissing(), () => {
+// Swift's four Python servers take 10 s to start on an idle machine and over 3 min at load average
+// 30 on 2 cores, so the suite runs when asked for (CI: CAPCHECK_REQUIRE=swift), not on every local run.
+const optedIn = requirementOf('swift') || process.env.CAPCHECK_SWIFT === '1';
+const unavailable =
+  swiftMissing() ?? (optedIn ? null : 'slow to start: set CAPCHECK_SWIFT=1 (or CAPCHECK_REQUIRE=swift) to run it');
+
+suiteFor('blob store port: S3 adapter (against OpenStack Swift s3api)', 'swift', unavailable, () => {
   let swift: Swift;
   const bucket = `capcheck-test-${randomBytes(6).toString('hex')}`;
   const options = (): S3BlobStoreOptions => ({
@@ -23,7 +29,7 @@ suiteFor('blob store port: S3 adapter (against OpenStack Swift s3api)', 'swift',
 
   beforeAll(async () => {
     swift = await startSwift();
-  }, 180_000);
+  }, 300_000);
   afterAll(() => swift?.stop());
 
   blobStoreContract(() => createS3BlobStore(options()));
