@@ -6,11 +6,12 @@
  * swift-account swift-container swift-object memcached.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { waitFor } from './poll';
 import { freePort } from './ports';
+import { onPath } from './tools';
 
 const tools = [
   'swift-ring-builder',
@@ -23,19 +24,9 @@ const tools = [
 
 /** Why Swift cannot run here, or null when every program is on PATH. */
 export function swiftMissing(): string | null {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean).concat('/usr/sbin', '/usr/bin');
-  for (const tool of tools) {
-    const found = dirs.some((dir) => {
-      try {
-        accessSync(join(dir, tool), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!found)
+  for (const tool of tools)
+    if (!onPath(tool))
       return `${tool} is not installed (Debian: apt-get install swift swift-proxy swift-account swift-container swift-object memcached)`;
-  }
   return null;
 }
 

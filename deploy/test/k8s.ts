@@ -5,10 +5,11 @@
  * which neither schema set refuses by itself.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
+import { onPath } from '../../test-support/tools';
 import { repoRoot } from './compose';
 
 export const k8sDir = join(repoRoot, 'deploy', 'k8s');
@@ -24,18 +25,7 @@ export interface K8sObject {
 }
 
 export function kubectlMissing(): string | null {
-  const found = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .some((dir) => {
-      try {
-        accessSync(join(dir, 'kubectl'), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  return found ? null : 'kubectl is not on PATH (Debian: apt-get install kubectl)';
+  return onPath('kubectl') ? null : 'kubectl is not on PATH (Debian: apt-get install kubectl)';
 }
 
 /** `kubectl kustomize <dir>`: what `kubectl apply -k` would send, as objects. */

@@ -4,31 +4,20 @@
  * on loopback, until one of the project's alerts reaches a local webhook through the route tree.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadCompose } from '../../deploy/test/compose';
 import { suiteFor } from '../../test-support/http';
 import { waitFor } from '../../test-support/poll';
 import { freePort } from '../../test-support/ports';
+import { onPath } from '../../test-support/tools';
 import { monitoringDir, prometheusMissing, rulesDir } from './promql';
 
 /** Debian installs the server as prometheus-alertmanager; upstream archives call it alertmanager. */
-const onPath = (tool: string) =>
-  (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .some((dir) => {
-      try {
-        accessSync(join(dir, tool), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
 const alertmanagerBinary = ['alertmanager', 'prometheus-alertmanager'].find(onPath);
 const missing =
   prometheusMissing() ??
