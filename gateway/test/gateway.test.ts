@@ -61,7 +61,7 @@ for (const [composeName, config] of labelConfigs) {
 }
 const routerMiddlewares = (r: Router) => (r.middlewares as string[] | undefined)?.map((m) => qualify(m, 'file')) ?? [];
 
-/** The compose services a Traefik service sends to (through failover). */
+/** The compose services a Traefik service sends to (through failover; file servers by DNS name). */
 function backends(ref: string): string[] {
   if (ref === 'api@internal') return ['traefik'];
   const s = services.get(ref);
@@ -70,12 +70,38 @@ function backends(ref: string): string[] {
     const provider = ref.split('@')[1]!;
     return [...backends(qualify(s.failover.service, provider)), ...backends(qualify(s.failover.fallback, provider))];
   }
-  return dockerServiceOwners.get(ref) ?? [];
+  const byUrl = (s.loadBalancer.servers ?? []).map(({ url }) => new URL(url).hostname);
+  return [...(dockerServiceOwners.get(ref) ?? []), ...byUrl];
+}
+
+/**
+ * The routers Traefik keeps when the given @docker services are missing (Docker drops a service
+ * whose replicas are all unhealthy): a router is dropped when its service, or a service one of its
+ * middlewares or failovers needs, cannot be built.
+ */
+function liveRouters(missing: ReadonlySet<string>): Map<string, Router> {
+  const serviceBuilds = (ref: string): boolean => {
+    if (ref === 'api@internal') return true;
+    const s = services.get(ref);
+    if (!s || missing.has(ref)) return false;
+    if (!('failover' in s)) return true;
+    const provider = ref.split('@')[1]!;
+    return (
+      serviceBuilds(qualify(s.failover.service, provider)) && serviceBuilds(qualify(s.failover.fallback, provider))
+    );
+  };
+  const middlewareBuilds = (ref: string) =>
+    (middlewares.get(ref) ?? []).every((m) => !('errors' in m) || serviceBuilds(qualify(m.errors.service, 'file')));
+  return new Map(
+    [...routers].filter(
+      ([, r]) => serviceBuilds(qualify(r.service, 'file')) && routerMiddlewares(r).every(middlewareBuilds),
+    ),
+  );
 }
 
 /** The router Traefik picks for a request: the highest priority among those whose rule matches. */
-function route(req: Request): [string, Router] | undefined {
-  const hits = [...routers].filter(([, r]) => matches(r.rule, req));
+function route(req: Request, among: Map<string, Router> = routers): [string, Router] | undefined {
+  const hits = [...among].filter(([, r]) => matches(r.rule, req));
   hits.sort((a, b) => Number(b[1].priority ?? b[1].rule.length) - Number(a[1].priority ?? a[1].rule.length));
   if (hits.length > 1) expect(hits[0]![1].priority).not.toEqual(hits[1]![1].priority); // no ties
   return hits[0];
@@ -120,6 +146,30 @@ describe('Traefik static configuration (gateway/traefik.yml)', () => {
     const tlsRouters = loadLabelConfigs('deploy/compose.tls.yml').get('traefik')!.http.routers!;
     expect(tlsRouters['tls-certificate']?.tls?.certResolver).toBe('letsencrypt');
     expect(tlsRouters['to-https']?.middlewares).toEqual(['to-https']);
+  });
+
+  test('with TLS on, the certificate router never answers and never ties with a path router on websecure', () => {
+    const tlsRouters = loadLabelConfigs('deploy/compose.tls.yml').get('traefik')!.http.routers!;
+    const onWebsecure = new Map(routers);
+    for (const [n, r] of Object.entries(tlsRouters))
+      if ((r.entryPoints as string[] | undefined)?.includes('websecure')) onWebsecure.set(`${n}@docker`, r);
+    expect([...onWebsecure.keys()]).toContain('tls-certificate@docker');
+    const host = 'capcheck.example.org';
+    for (const path of ['/', '/predict/x', '/images', '/admin', '/admin/x', '/no/such/page', '/.well-known/jwks.json'])
+      for (const headers of [{}, bearer]) {
+        // `route` fails on a tie between the two best matches.
+        const hit = route({ path, headers, host: '${PUBLIC_HOST:?set PUBLIC_HOST in .env}' }, onWebsecure);
+        expect([path, hit?.[0]]).not.toEqual([path, 'tls-certificate@docker']);
+        expect(route({ path, headers, host }, onWebsecure)?.[0]).not.toBe('tls-certificate@docker');
+      }
+  });
+
+  test('Traefik is pinned to a v3.6 patch with the Docker API negotiation and the path-routing fixes', () => {
+    const m = /^traefik:v3\.6\.(\d+)$/.exec(compose.services.traefik?.image ?? '');
+    expect(m).not.toBeNull();
+    // v3.6.1 negotiates the Docker API version (v3.6.0 asks 1.24, which Docker Engine 29 refuses);
+    // v3.6.19 is the later of the path-routing CVE fixes that matter to /admin + stripPrefix.
+    expect(Number(m![1])).toBeGreaterThanOrEqual(19);
   });
 
   test('the dashboard is only reachable through the allow-listed /admin/traefik router', () => {
@@ -205,8 +255,15 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
     const limits = [...middlewares].filter(([, [m]]) => m && 'rateLimit' in m);
     expect(limits.map(([n]) => n)).toEqual(['edge-ratelimit@file']);
     const rl = limits[0]![1][0]!;
-    // Shared by every router and every Traefik replica through Redis, keyed by client IP.
-    expect('rateLimit' in rl && rl.rateLimit.redis?.endpoints).toEqual(['redis:6379']);
+    // In memory: nothing outside Traefik (no Redis, whose errors would answer 500 to every
+    // request) can fail the edge. The typed schema has no `redis` option, so it cannot creep back.
+    expect('rateLimit' in rl && Object.keys(rl.rateLimit).sort()).toEqual([
+      'average',
+      'burst',
+      'period',
+      'sourceCriterion',
+    ]);
+    expect(compose.services.traefik?.depends_on).not.toHaveProperty('redis');
     expect('rateLimit' in rl && rl.rateLimit.average).toBeGreaterThan(0);
     for (const ep of ['web', 'websecure'])
       expect(staticConfig.entryPoints[ep]?.http?.middlewares).toEqual(['edge-ratelimit@file']);
@@ -222,8 +279,14 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
 
   test("the errors middleware sends gateway failures to nginx and leaves the services' own errors alone", () => {
     const [m] = middlewares.get('gateway-errors@file')!;
-    expect(m).toEqual({ errors: { status: ['502', '504'], service: 'nginx@docker', query: '/errors/{status}' } });
-    expect(backends('nginx@docker')).toEqual(['nginx']);
+    expect(m).toEqual({ errors: { status: ['502', '504'], service: 'error-pages', query: '/errors/{status}' } });
+    expect(backends('error-pages@file')).toEqual(['nginx']);
+    // ...at the port nginx listens on.
+    const errorPages = services.get('error-pages@file')!;
+    const nginxPort = services.get('nginx@docker')!;
+    expect('loadBalancer' in errorPages && new URL(errorPages.loadBalancer.servers![0]!.url).port).toBe(
+      'loadBalancer' in nginxPort && nginxPort.loadBalancer.server?.port,
+    );
     // nginx has a page for each status it is asked for.
     const nginxConf = readFileSync(join(gatewayDir, '..', 'nginx', 'nginx.conf'), 'utf8');
     for (const code of ['502', '504']) expect(nginxConf).toContain(`location = /errors/${code} { return ${code}; }`);
@@ -268,6 +331,28 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
         if (!negatedOnly) expect([name, routerMiddlewares(r)[0]]).toEqual([name, 'admin-allowlist@file']);
       }
     }
+  });
+
+  test('degrade, not cascade: no middleware depends on a @docker service', () => {
+    for (const [name, [m]] of middlewares)
+      if (m && 'errors' in m)
+        expect([name, qualify(m.errors.service, 'file').endsWith('@docker')]).toEqual([name, false]);
+    // A sick nginx costs the web UI and the error pages; every API router stays.
+    const withoutNginx = liveRouters(new Set(['nginx@docker']));
+    expect([...routers.keys()].filter((n) => !withoutNginx.has(n)).sort()).toEqual(['admin@file', 'web@file']);
+  });
+
+  test('degrade, not cascade: Bearer traffic reaches the general pool when the dedicated one vanishes', () => {
+    const live = liveRouters(new Set(['inference@docker']));
+    expect(live.has('inference-bearer@file')).toBe(false); // its failover cannot be built...
+    const [name, r] = route({ path: '/predict/abc', headers: bearer }, live)!;
+    expect([name, r.service]).toEqual(['inference@file', 'inference-general@docker']); // ...so this one answers
+    const [adminName, admin] = route({ path: '/admin/api/prediction-logs', headers: bearer }, live)!;
+    expect([adminName, admin.service, routerMiddlewares(admin)[0]]).toEqual([
+      'admin-inference-general@file',
+      'inference-general@docker',
+      'admin-allowlist@file',
+    ]);
   });
 
   test("the web UI and anything unknown go to nginx; the services' health and metrics are not public", () => {
@@ -386,6 +471,28 @@ describe('gateway routes against the routes the services register', () => {
             expect([r, routerMiddlewares(router)[0]]).toEqual([r, 'admin-allowlist@file']);
           else expect([r, routerMiddlewares(router)]).not.toContain('admin-allowlist@file');
         }
+      }
+    }
+  });
+
+  test('with any one @docker service gone, every service route still reaches its service while it has a pool', () => {
+    for (const gone of [...services.keys()].filter((n) => n.endsWith('@docker'))) {
+      const live = liveRouters(new Set([gone]));
+      for (const [svc, routes] of served) {
+        // The compose services (pools) that still serve this service's routes.
+        const pools = Object.entries(compose.services)
+          .filter(([, c]) => buildTarget(c) === svc)
+          .map(([n]) => n)
+          .filter((n) => !(dockerServiceOwners.get(gone) ?? []).includes(n));
+        if (pools.length === 0) continue;
+        for (const r of routes)
+          for (const headers of [{}, bearer]) {
+            const hit = route({ path: sample(r), headers }, live);
+            const targets = hit
+              ? backends(qualify(hit[1].service, 'file')).map((b) => buildTarget(compose.services[b]!))
+              : [];
+            expect([gone, r, [...new Set(targets)]]).toEqual([gone, r, [svc]]);
+          }
       }
     }
   });

@@ -79,7 +79,6 @@ const middleware = z.union([
       period: duration,
       burst: int,
       sourceCriterion: z.strictObject({ ipStrategy }),
-      redis: z.strictObject({ endpoints: z.array(z.string()).min(1), password: z.string().optional() }).optional(),
     }),
   }),
   z.strictObject({
@@ -231,6 +230,7 @@ export function loadLabelConfigs(file = 'docker-compose.yml'): Map<string, Dynam
 export interface Request {
   path: string;
   headers?: Record<string, string>;
+  host?: string;
 }
 
 type Node =
@@ -308,6 +308,8 @@ export function matches(rule: string, req: Request): boolean {
             return req.path === a;
           case 'PathPrefix':
             return req.path.startsWith(a);
+          case 'Host':
+            return req.host?.toLowerCase() === a.toLowerCase();
           case 'HeaderRegexp': {
             const v = header(a);
             return v !== undefined && new RegExp(b).test(v);

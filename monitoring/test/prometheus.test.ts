@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { suiteFor, uniqueEmail, uploadFile } from '../../test-support/http';
 import { signUp, startLocal, type LocalSystem } from '../../test-support/local';
 import { waitFor } from '../../test-support/poll';
+import { freePort } from '../../test-support/ports';
 import { samplePicture } from '../../test-support/models';
 import {
   collectQueries,
@@ -42,15 +42,6 @@ const prometheusOwn = [
   'ALERTS',
   'ALERTS_FOR_STATE',
 ];
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 
 /** Metric names and their label names, from a Prometheus text exposition; histograms as their series. */
 function exposition(text: string): Map<string, Set<string>> {

@@ -1,21 +1,12 @@
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
+import { onPath } from '../../test-support/tools';
 
 /** Null when both Prometheus binaries are on PATH, else why the suites cannot run. */
 export function prometheusMissing(): string | null {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  for (const tool of ['promtool', 'prometheus']) {
-    const found = dirs.some((dir) => {
-      try {
-        accessSync(join(dir, tool), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!found) return `${tool} is not on PATH (Debian: apt-get install prometheus)`;
-  }
+  for (const tool of ['promtool', 'prometheus'])
+    if (!onPath(tool)) return `${tool} is not on PATH (Debian: apt-get install prometheus)`;
   return null;
 }
 

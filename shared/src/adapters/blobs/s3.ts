@@ -76,7 +76,7 @@ async function ensureBucket(client: S3Client, bucket: string, region: string): P
 }
 
 /**
- * Blobs as objects in one bucket of S3 or an S3-compatible server (MinIO), keyed by the BlobKey
+ * Blobs as objects in one bucket of S3 or an S3-compatible server (MinIO, Swift's s3api), keyed by the BlobKey
  * itself. A PUT is atomic in S3, so readers see all the bytes or none. The bucket is created on
  * start when missing.
  */
@@ -88,6 +88,12 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     forcePathStyle: options.forcePathStyle,
     credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
     maxAttempts: 3,
+    // Checksums only where an operation requires one. With the SDK's default (WHEN_SUPPORTED) a
+    // streamed body is sent as `aws-chunked` with a trailing checksum, which OpenStack Swift's S3
+    // API refuses (NotImplemented); MinIO and AWS take both. Bodies here are Buffers of known
+    // length, sent whole either way; this keeps a future streamed upload working on Swift too.
+    // Response checksums are still verified when the server sends them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
     // Constructor options of the SDK's own Node handler: no dependency on @smithy/node-http-handler.
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000, throwOnRequestTimeout: true },
   });
