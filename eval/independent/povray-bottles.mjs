@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { Random, labelOf, parseFlags } from './random.mjs';
+import { Random, labelOf, parseFlags, renderFolder } from './common.mjs';
 
 const run = promisify(execFile);
 
@@ -543,27 +543,23 @@ async function renderPicture(seed, index, workDir) {
 async function main() {
   const flags = parseFlags(process.argv.slice(2), { out: '', count: '300', start: '0', seed: '11', keep: 'false' });
   if (!flags.out) throw new Error('--out DIR is required');
-  const start = Number(flags.start);
-  const count = Number(flags.count);
-  for (const label of ['open', 'closed']) fs.mkdirSync(path.join(flags.out, label), { recursive: true });
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'povray-bottles-'));
-  const log = fs.openSync(path.join(flags.out, 'labels.jsonl'), 'a');
-  const t0 = Date.now();
-  let done = 0;
-  for (let index = start; index < start + count; index++) {
-    const file = path.join(labelOf(index), `${String(index).padStart(5, '0')}.jpg`);
-    if (fs.existsSync(path.join(flags.out, file))) continue;
-    const { jpeg, record, pov } = await renderPicture(flags.seed, index, workDir);
-    fs.writeFileSync(path.join(flags.out, file), jpeg);
-    if (flags.keep === 'true') fs.writeFileSync(path.join(flags.out, file.replace(/\.jpg$/, '.pov')), pov);
-    fs.writeSync(log, `${JSON.stringify({ file, seed: Number(flags.seed), generator: 'povray', ...record })}\n`);
-    done++;
-    if (done % 10 === 0)
-      console.log(`povray-bottles: ${done} pictures, ${((Date.now() - t0) / 1000 / done).toFixed(1)} s each`);
+  try {
+    await renderFolder({
+      name: 'povray',
+      out: flags.out,
+      start: Number(flags.start),
+      count: Number(flags.count),
+      seed: flags.seed,
+      keepSource: flags.keep === 'true' ? 'pov' : undefined,
+      render: async (index) => {
+        const { jpeg, record, pov } = await renderPicture(flags.seed, index, workDir);
+        return { jpeg, record, source: pov };
+      },
+    });
+  } finally {
+    fs.rmSync(workDir, { recursive: true, force: true });
   }
-  fs.closeSync(log);
-  fs.rmSync(workDir, { recursive: true, force: true });
-  console.log(`povray-bottles: ${done} pictures in ${((Date.now() - t0) / 1000).toFixed(0)} s -> ${flags.out}`);
 }
 
 main().catch((err) => {

@@ -9,10 +9,8 @@
  * Writes OUT/{open,closed}/NNNNN.jpg and OUT/labels.jsonl (one JSON line per picture with every choice).
  * Picture `index` of `seed` depends only on (seed, index); label: even index = open, odd = closed.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import sharp from 'sharp';
-import { Random, labelOf, parseFlags } from './random.mjs';
+import { Random, labelOf, parseFlags, renderFolder } from './common.mjs';
 
 const GLASS = {
   brown: ['#5a2e0c', '#6e3a12', '#47230a', '#7a4a1a'],
@@ -900,23 +898,18 @@ async function main() {
     svg: 'false',
   });
   if (!flags.out) throw new Error('--out DIR is required');
-  const count = Number(flags.count);
-  const start = Number(flags.start);
-  for (const label of ['open', 'closed']) fs.mkdirSync(path.join(flags.out, label), { recursive: true });
-  const log = fs.openSync(path.join(flags.out, 'labels.jsonl'), 'a');
-  const t0 = Date.now();
-  let done = 0;
-  for (let index = start; index < start + count; index++) {
-    const file = path.join(labelOf(index), `${String(index).padStart(5, '0')}.jpg`);
-    if (fs.existsSync(path.join(flags.out, file))) continue;
-    const { jpeg, record, svg } = await renderPicture(flags.seed, index, flags.style);
-    fs.writeFileSync(path.join(flags.out, file), jpeg);
-    if (flags.svg === 'true') fs.writeFileSync(path.join(flags.out, file.replace(/\.jpg$/, '.svg')), svg);
-    fs.writeSync(log, `${JSON.stringify({ file, seed: Number(flags.seed), generator: 'svg', ...record })}\n`);
-    done++;
-  }
-  fs.closeSync(log);
-  console.log(`svg-bottles: ${done} pictures in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${flags.out}`);
+  await renderFolder({
+    name: 'svg',
+    out: flags.out,
+    start: Number(flags.start),
+    count: Number(flags.count),
+    seed: flags.seed,
+    keepSource: flags.svg === 'true' ? 'svg' : undefined,
+    render: async (index) => {
+      const { jpeg, record, svg } = await renderPicture(flags.seed, index, flags.style);
+      return { jpeg, record, source: svg };
+    },
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

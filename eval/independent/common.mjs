@@ -1,4 +1,9 @@
-/** Seeded random numbers for the independent generators (mulberry32 over a hash of "seed:index"). */
+/**
+ * What the independent generators share: seeded random numbers (mulberry32 over a hash of a key),
+ * the label of a picture index, command-line flags and the loop that fills a picture folder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
 
 function hash(text) {
   let h = 2166136261;
@@ -69,4 +74,32 @@ export function parseFlags(argv, defaults) {
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * Renders pictures `start` .. `start + count - 1` into OUT/{open,closed}/NNNNN.jpg, skipping those already
+ * there, and appends one JSON line per picture to OUT/labels.jsonl. `render(index)` resolves to
+ * { jpeg, record, source? }; `keepSource` (a file extension) also writes the scene source next to the picture.
+ */
+export async function renderFolder({ name, out, start, count, seed, render, keepSource }) {
+  for (const label of ['open', 'closed']) fs.mkdirSync(path.join(out, label), { recursive: true });
+  const log = fs.openSync(path.join(out, 'labels.jsonl'), 'a');
+  const t0 = Date.now();
+  let done = 0;
+  try {
+    for (let index = start; index < start + count; index++) {
+      const file = path.join(labelOf(index), `${String(index).padStart(5, '0')}.jpg`);
+      if (fs.existsSync(path.join(out, file))) continue;
+      const { jpeg, record, source } = await render(index);
+      fs.writeFileSync(path.join(out, file), jpeg);
+      if (keepSource) fs.writeFileSync(path.join(out, file.replace(/\.jpg$/, `.${keepSource}`)), source);
+      fs.writeSync(log, `${JSON.stringify({ file, seed: Number(seed), generator: name, ...record })}\n`);
+      done++;
+      if (done % 20 === 0)
+        console.log(`${name}: ${done} pictures, ${((Date.now() - t0) / 1000 / done).toFixed(1)} s each`);
+    }
+  } finally {
+    fs.closeSync(log);
+  }
+  console.log(`${name}: ${done} pictures in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${out}`);
 }
