@@ -523,7 +523,7 @@ async function renderPicture(seed, index, workDir) {
     'povray',
     [`+I${pov}`, `+O${png}`, `+W${W}`, `+H${H}`, '+FN', '+A0.2', '+R2', '-D', '-V', '+Q9', '-GA', '+WT1'],
     {
-      timeout: 300_000,
+      timeout: 1_800_000, // a contended machine can be very slow; a stuck render still ends
     },
   );
   record.renderSeconds = Number(((Date.now() - t0) / 1000).toFixed(1));
