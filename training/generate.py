@@ -759,6 +759,8 @@ def render_scene(rng, label, size=128, scenario=None, strong=False):
     W = H = S
     if flags["letterbox"]:
         aspect = _u(rng, 0.5, 0.85) if rng.random() < 0.65 else _u(rng, 1.2, 1.5)  # w/h
+        if strong and aspect > 1:
+            aspect = _u(rng, 1.2, 1.9)
         if aspect < 1:
             W = int(round(S * aspect))
         else:
@@ -775,6 +777,8 @@ def render_scene(rng, label, size=128, scenario=None, strong=False):
         frac = _u(rng, 0.55, 0.9) if not flags["multi"] else _u(rng, 0.6, 0.88)
         if H < W:  # landscape letterbox: the picture is small already
             frac = max(frac, _u(rng, 0.7, 0.92))
+        if strong and rng.random() < 0.2:  # small bottle far from the camera
+            frac = _u(rng, 0.3, 0.55)
     Hg = frac * H
     spec = make_spec(rng, strong=strong)
     # keep very wide bottles inside the frame
@@ -804,12 +808,34 @@ def render_scene(rng, label, size=128, scenario=None, strong=False):
     bg = _background(rng, H, W, horizon=horizon)
     canvas = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8)).convert("RGBA")
 
+    if strong and rng.random() < 0.2:  # bokeh: out-of-focus light discs behind the scene
+        bok = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+        d = ImageDraw.Draw(bok)
+        for _ in range(int(rng.integers(5, 25))):
+            r = _u(rng, 0.02, 0.1) * W
+            x, y = _u(rng, 0, W), _u(rng, 0, H)
+            d.ellipse([x - r, y - r, x + r, y + r], fill=_rand_colour(rng) + (int(rng.integers(60, 200)),))
+        canvas.alpha_composite(bok.filter(ImageFilter.GaussianBlur(_u(rng, 1, 4) * SUPERSAMPLE)))
     if strong and rng.random() < 0.55:
         _clutter(rng, canvas, W, H, max(3.0, info["cap_r"]))
 
     # distractor bottles (smaller, behind, off-centre)
     n_distract = int(rng.integers(1, 4)) if flags["multi"] else 0
-    for _ in range(n_distract):
+    row = strong and flags["multi"] and rng.random() < 0.4  # bottles side by side, as on a line
+    if row:
+        n_distract = int(rng.integers(2, 7))
+        gap = info["width"] * _u(rng, 1.05, 1.6)
+    for k in range(n_distract):
+        if row:
+            dl, _dinfo = render_bottle(rng, Hg * _u(rng, 0.97, 1.03), _choice(rng, LABELS), spec=spec,
+                                       stretch=stretch, elev=elev, light=light)
+            dimg = _to_image(dl)
+            off = (k // 2 + 1) * gap * (1 if k % 2 else -1)
+            dx = px + bw / 2 + off - dimg.size[0] / 2
+            dy = base_y - dimg.size[1]
+            canvas.alpha_composite(dimg, (int(dx), int(dy)))
+            top_canvas.paste(IGNORE, (int(dx), int(dy)), _mask_image(_dinfo["top_mask"]))
+            continue
         dscale = _u(rng, 0.4, 0.78)
         dl, _dinfo = render_bottle(rng, Hg * dscale, _choice(rng, LABELS), stretch=_u(rng, 0.85, 1.2),
                                    elev=elev, light=light)
