@@ -321,6 +321,32 @@ class KerasGraph(nn.Module):
         return values[self.output_key]
 
 
+def fold_batchnorms(graph: KerasGraph) -> KerasGraph:
+    """Merge each BatchNormalization into the convolution feeding it (inference only, in place).
+
+    Frozen layers then cost one conv instead of conv + BN pass over memory; same function to float
+    rounding. ReLU6 layers become in-place."""
+    producers = {key: cls for key, cls, _ in graph.order}
+    for key, cls, inbound in graph.order:
+        if cls == "ReLU" and isinstance(graph.blocks[key], nn.Hardtanh):
+            graph.blocks[key].inplace = True
+        if cls != "BatchNormalization" or producers.get(inbound[0]) not in ("Conv2D", "DepthwiseConv2D"):
+            continue
+        seq = graph.blocks[inbound[0]]
+        conv, bn = seq[1], graph.blocks[key]
+        if not isinstance(seq[2], nn.Identity):
+            continue
+        scale = bn.weight.data / torch.sqrt(bn.running_var + bn.eps)
+        bias = conv.bias.data if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                           groups=conv.groups, bias=True)
+        folded.weight.data = conv.weight.data * scale[:, None, None, None]
+        folded.bias.data = (bias - bn.running_mean) * scale + bn.bias.data
+        seq[1] = folded
+        graph.blocks[key] = nn.Identity()
+    return graph
+
+
 def _weight_names(layer) -> list[str]:
     name, cls, cfg = layer["name"], layer["class_name"], layer["config"]
     if cls == "Conv2D":
