@@ -129,11 +129,13 @@ def front_features(front, X: np.ndarray, workdir: str, tag: str, flip=False, blo
                            for a in range(0, len(X), block)])
 
 
-def _front_block(front, X: np.ndarray, workdir: str, tag: str, flip=False, batch=2) -> np.ndarray:
+def _front_block(front, X: np.ndarray, workdir: str, tag: str, flip=False, shard=True, batch=2) -> np.ndarray | None:
     h = hashlib.sha1(X.tobytes()).hexdigest()[:16]
     path = os.path.join(workdir, f"feat_{tag}_{h}{'_flip' if flip else ''}.npy")
     if os.path.exists(path):
         return np.load(path)
+    if not shard:
+        return None
     out = None
     t0 = time.time()
     with torch.no_grad():
@@ -321,7 +323,7 @@ def main(argv=None):
     ap.add_argument("--workdir", default=v3data.WORKDIR)
     ap.add_argument("--train-count", type=int, default=None, help="synthetic training pictures (default all)")
     ap.add_argument("--val-count", type=int, default=None, help="synthetic validation pictures (default 2000)")
-    ap.add_argument("--test-count", type=int, default=None, help="synthetic test pictures per style (default 2000)")
+    ap.add_argument("--test-count", type=int, default=None, help="pictures of the v3-style synthetic test set (default 2000; the v2-style one always has 2000)")
     ap.add_argument("--only-rendered", action="store_true", help="use the finished training chunks only")
     ap.add_argument("--extra-train", action="append", default=[], help="folder with closed/ and open/ (repeatable)")
     ap.add_argument("--extra-repeat", type=int, default=3, help="times each --extra-train picture is seen per epoch")
@@ -330,6 +332,7 @@ def main(argv=None):
     ap.add_argument("--eval-generator", action="append", default=[], help="NAME=TEXT: what rendered eval set NAME")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--mirror", action="store_true", help="also cache mirrored pictures' features (augmentation)")
+    ap.add_argument("--shard", default="0/1", help="with --features-only: k/n, this process's share of the blocks")
     ap.add_argument("--features-only", action="store_true", help="cache the frozen layers' outputs, then stop")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3, help="head learning rate")
@@ -353,6 +356,11 @@ def main(argv=None):
     pm.fold_batchnorms(front.eval())
     for p in front.parameters():
         p.requires_grad_(False)
+    for m in tail.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            # Keras' momentum 0.999 (torch 0.001) would leave the running statistics at their nsfwjs values
+            # while the batches come from bottles: evaluation would then see other statistics than training
+            m.momentum = 0.1
     head = Head()
     tag = f"{args.cut}_{args.size}"
 
@@ -365,11 +373,15 @@ def main(argv=None):
     n_extra = sum(len(e[1]) for e in extra_tr)
     print(f"data: {len(y_tr)} synthetic train, {n_extra} extra train x{args.extra_repeat}, {len(y_va)} synthetic "
           f"val, {sum(len(e[1]) for e in extra_va)} extra val ({time.time() - t0:.0f}s)", flush=True)
-    if args.features_only:  # precompute while more pictures are rendered
-        front_features(front, X_va, args.workdir, tag)
-        front_features(front, X_tr, args.workdir, tag)
-        if args.mirror:
-            front_features(front, X_tr, args.workdir, tag, flip=True)
+    if args.features_only:  # precompute in --shard processes (blocks dealt out round-robin) while renders go on
+        k, n = (int(v) for v in args.shard.split("/"))
+        sets = [X_va, X_tr] + [X for X, _, _ in extra_tr + extra_va]
+        sets += [v3data.load_folder(spec.split("=", 1)[1], args.size)[0] for spec in args.eval_set]
+        sets.append(v3data.load_set("test_v2style", args.size, args.workdir, only_existing=True)[0])
+        sets.append(v3data.load_set("test_strong", args.size, args.workdir, args.test_count, only_existing=True)[0])
+        blocks = [X[a : a + v3data.CHUNK] for X in sets for a in range(0, len(X), v3data.CHUNK)]
+        for g, X in enumerate(blocks):
+            _front_block(front, X, args.workdir, tag, shard=(g % n == k))
         return
     feats_tr = [front_features(front, X_tr, args.workdir, tag)]
     feats_tr_flip = [front_features(front, X_tr, args.workdir, tag, flip=True)] if args.mirror else None
@@ -407,7 +419,7 @@ def main(argv=None):
     # ---- tests
     tests = {}
     test_sets = [("synthetic", v3data.load_set("test_strong", args.size, args.workdir, args.test_count)[:2]),
-                 ("synthetic_v2_style", v3data.load_set("test_v2style", args.size, args.workdir, args.test_count)[:2])]
+                 ("synthetic_v2_style", v3data.load_set("test_v2style", args.size, args.workdir)[:2])]
     for spec in args.eval_set:
         name, d = spec.split("=", 1)
         X, y, _ = v3data.load_folder(d, args.size)
@@ -593,14 +605,20 @@ def model_card(m):
              f"- Certain when the larger probability is at least `certainty_threshold` = {m['certainty_threshold']}.",
              f"- Preprocessing the caller must do: {preprocessing_text(size)}",
              f"- With sharp: `{sharp_snippet(size)}`",
-             "- The graph divides by 255 (RGB in [0, 1], what this MobileNetV2 was trained on); do not normalise.", "",
-             "## Weights: origin and licence", "",
-             f"The backbone comes from the npm package **{pre['package']}** (licence **{pre['licence']}**), file "
-             f"`{pre['path']}`, read from the package tarball; nothing is downloaded at install or run time. "
-             f"{pre['origin']} Ported to PyTorch by `training/port_mobilenet.py`; the port gives the same outputs as "
-             "the package's own model in @tensorflow/tfjs (`training/prove_port.mjs`, figures in "
-             "`training/README.md`). The layers after "
-             f"`{a['frozen_until']}` and a new 2-class head were then fine-tuned on the data below.", "",
+             ("- The graph divides by 255 (RGB in [0, 1], what this MobileNetV2 was trained on); do not normalise."
+              if pre else "- The graph normalises (`(x / 255 - mean) / std`, see the manifest); do not normalise."), "",
+             "## Weights: origin and licence", ""]
+    if pre:
+        lines += [f"The backbone comes from the npm package **{pre['package']}** (licence **{pre['licence']}**), "
+                  f"file `{pre['path']}`, read from the package tarball; nothing is downloaded at install or run "
+                  f"time. {pre['origin']} Ported to PyTorch by `training/port_mobilenet.py`; the port gives the "
+                  "same outputs as the package's own model in @tensorflow/tfjs (`training/prove_port.mjs`, figures "
+                  f"in `training/README.md`). The layers after `{a['frozen_until']}` and a new 2-class head were "
+                  "then fine-tuned on the data below.", ""]
+    else:
+        lines += [f"{a['family']}: {a.get('initialised_from', '')}. All weights were trained by capcheck on the "
+                  "pictures below; no third-party weights.", ""]
+    lines += [
              "## Training data", "",
              f"- {m['training']['data']['synthetic']['train']['count']} synthetic pictures from "
              "`training/generate.py --strong` (seed 11): strongly randomised bottle shapes, closures, glass, "
