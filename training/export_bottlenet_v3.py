@@ -51,87 +51,109 @@ def predict(model, X, batch=128):
     return np.concatenate(out)
 
 
+def load_net(path):
+    """BottleNet weights: compare_bottlenet.py's bottlenet_v3data.pt, or train.py's best-so-far.pt (whole model)."""
+    state = torch.load(path)
+    if any(k.startswith("net.") for k in state):
+        state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
+    net = v2train.BottleNet()
+    net.load_state_dict(state)
+    return net.eval()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default=v3data.WORKDIR)
+    ap.add_argument("--weights", help="default: WORKDIR/bottlenet_v3data.pt")
+    ap.add_argument("--epochs-done", type=int, help="for the manifest: epochs behind --weights")
     ap.add_argument("--size", type=int, default=144)
     ap.add_argument("--val-count", type=int)
+    ap.add_argument("--test-count", type=int)
+    ap.add_argument("--train-count", type=int, default=3000)
+    ap.add_argument("--extra-train", action="append", default=[])
     ap.add_argument("--extra-val", action="append", default=[])
+    ap.add_argument("--eval-set", action="append", default=[], help="NAME=DIR")
+    ap.add_argument("--eval-generator", action="append", default=[], help="NAME=TEXT")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "3"))
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     v2train.SIZE = args.size
-    with open(os.path.join(args.workdir, "compare_bottlenet.json")) as f:
-        cmp = json.load(f)
-    res = cmp["bottlenet_finetuned"]
-    net = v2train.BottleNet()
-    net.load_state_dict(torch.load(os.path.join(args.workdir, "bottlenet_v3data.pt")))
-    net.eval()
-    model = BottleExported(net, res["temperature"]).eval()
+    net = load_net(args.weights or os.path.join(args.workdir, "bottlenet_v3data.pt"))
+    raw = BottleExported(net, 1.0).eval()
 
     X_va, y_va, _ = v3data.load_set("val", args.size, args.workdir, args.val_count)
+    n_extra_va = 0
     for d in args.extra_val:
         X, y, _ = v3data.load_folder(d, args.size)
         X_va, y_va = np.concatenate([X_va, X]), np.concatenate([y_va, y])
-    pv = predict(model, X_va)
-    val_metrics = train_v3.metrics(y_va, pv, res["certainty_threshold"])
-    logits_t = np.log(np.clip(pv, 1e-12, 1)) * res["temperature"]  # undo the temperature for the raw ECE
-    val_metrics["ece_uncalibrated"] = round(train_v3.ece(y_va, train_v3.softmax(logits_t)), 4)
+        n_extra_va += len(y)
+    lv = np.log(np.clip(predict(raw, X_va), 1e-12, 1))  # log-softmax: softmax(lv / T) == softmax(logits / T)
+    T = train_v3.fit_temperature(lv, y_va)
+    threshold = train_v3.choose_threshold(y_va, train_v3.softmax(lv, T))
+    val_metrics = train_v3.metrics(y_va, train_v3.softmax(lv, T), threshold)
+    val_metrics["ece_uncalibrated"] = round(train_v3.ece(y_va, train_v3.softmax(lv)), 4)
+    print(f"temperature {T:.3f}, threshold {threshold}, validation {val_metrics['accuracy']}", flush=True)
+    model = BottleExported(net, T).eval()
+
+    tests = {}
+    sets = [("synthetic", v3data.load_set("test_strong", args.size, args.workdir, args.test_count)[:2]),
+            ("synthetic_v2_style", v3data.load_set("test_v2style", args.size, args.workdir)[:2])]
+    sets += [(n, v3data.load_folder(d, args.size)[:2]) for n, d in (s.split("=", 1) for s in args.eval_set)]
+    for name, (X, y) in sets:
+        lt = np.log(np.clip(predict(raw, X), 1e-12, 1))
+        m = train_v3.metrics(y, train_v3.softmax(lt, T), threshold)
+        m["ece_uncalibrated"] = round(train_v3.ece(y, train_v3.softmax(lt)), 4)
+        tests[name] = m
+        print(f"test {name}: acc {m['accuracy']} ece {m['ece_uncalibrated']} -> {m['ece']} certain "
+              f"{m['certain_fraction']} wrong&certain {m['wrong_and_certain_fraction']}", flush=True)
 
     os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, "model.onnx")
     onnx_model = train_v3.export_onnx(model, onnx_path, args.size)
-    ref_X = v3data.load_set("test_strong", args.size, args.workdir, v3data.CHUNK)[0][:32]
-    with torch.no_grad():
-        ref_p, ref_e = model(torch.from_numpy(ref_X))
-    ref_X.tofile(os.path.join(args.workdir, "reference.bin"))
-    with open(os.path.join(args.workdir, "reference.json"), "w") as f:
-        json.dump(dict(shape=list(ref_X.shape), probabilities=ref_p.numpy().tolist(),
-                       embedding=ref_e.numpy().tolist()), f)
+    train_v3.save_reference(model, sets[0][1][0][:32], args.workdir)
 
     macs = train_v3.count_macs(model, args.size)
-    ns = SimpleNamespace(size=args.size, out=args.out, cut="(none)", extra_train=["/work/data/blender/train"],
-                         extra_val=args.extra_val, extra_repeat=3, epochs=res["epochs"], batch=64, lr=None,
+    n_extra_tr = sum(len(v3data.load_folder(d, args.size)[1]) for d in args.extra_train)
+    ns = SimpleNamespace(size=args.size, out=args.out, cut="(none)", extra_train=args.extra_train,
+                         extra_val=args.extra_val, extra_repeat=3, epochs=args.epochs_done, batch=64, lr=1e-3,
                          lr_tail=None, weight_decay=5e-4, label_smoothing=0.0, feature_dropout=0.0, mirror=False,
                          threads=1)
-    m = train_v3.build_manifest(ns, res["temperature"], res["certainty_threshold"], val_metrics, res["tests"],
-                                res["history"], res["best_epoch"], macs, sum(p.numel() for p in net.parameters()),
-                                onnx_path, onnx_model, 3000, 0, len(y_va), [], {},
-                                dict(training=res["seconds_training"], total=cmp.get("seconds")), None)
+    generators = dict(s.split("=", 1) for s in args.eval_generator)
+    n_params = sum(p.numel() for p in net.parameters())
+    m = train_v3.build_manifest(ns, T, threshold, val_metrics, tests, [], None, macs, n_params, onnx_path,
+                                onnx_model, args.train_count, n_extra_tr, len(y_va) - n_extra_va,
+                                [(None, np.zeros(n_extra_va))], generators, {}, None)
     m["embedding"].update(shape=[None, 256], size=256,
                           description="penultimate features: global average and global max pool of the last "
                                       "128-channel feature map, concatenated (the input of the final linear layer)")
-    m["normalization"] = {"mean": v2train.MEAN, "std": v2train.STD}
+    m["normalization"] = {"mean": v2train.MEAN, "std": v2train.STD,
+                          "note": "inside the graph: (x / 255 - mean) / std, then NHWC to NCHW"}
     m["architecture"] = {
-        "family": "BottleNet (capcheck's own small CNN, v1/v2), fine-tuned from v2's weights",
+        "family": "BottleNet (capcheck's own small CNN of v1/v2), fine-tuned from v2's weights",
         "description": "uint8 NHWC -> /255 -> (x - mean) / std -> NCHW -> 8 conv3x3-BN-ReLU blocks (4 of stride 2) "
                        "-> concat(global average pool, global max pool) = embedding (256) -> linear(256, 2) -> "
                        "/temperature -> softmax. No test-time flip (v2 had one; it would double the cost).",
-        "parameters": sum(p.numel() for p in net.parameters()),
+        "parameters": n_params,
         "multiply_adds_per_picture": macs,
         "multiply_adds_counted": f"forward hooks on every Conv2d and Linear, one {args.size}x{args.size} picture",
         "pretrained": None,
-        "initialised_from": "models/bottle-state/2/model.onnx (BottleNet trained from random weights on "
-                            "training/generate.py pictures; BatchNorms re-created by train.py's init_from_onnx)",
+        "initialised_from": "models/bottle-state/2/model.onnx, v2's weights (BottleNet trained from random weights "
+                            "on training/generate.py pictures; BatchNorms re-created by train.py's init_from_onnx)",
+        "compared_with": "nsfwjs@4.4.0's MobileNetV2 (ImageNet features, MIT), ported by training/port_mobilenet.py "
+                         "and fine-tuned on the same data: it generalised worse here, see training/README.md",
     }
-    n_syn = min(cmp["train_pictures"], 3000)
-    m["training"]["data"]["synthetic"]["train"]["count"] = n_syn
-    m["training"]["data"]["extra_train"]["pictures"] = (cmp["train_pictures"] - n_syn) // 3
-    m["training"]["train_pictures_per_epoch"] = cmp["train_pictures"]
-    m["training"]["lr"] = 1e-3
+    m["training"].pop("history", None)
+    m["training"].pop("seconds", None)
     m["training"]["augmentation"] = "random mirror, shift up to 9 px, brightness/contrast jitter (train.py)"
-    m["training"]["command"] = ("python3 training/compare_bottlenet.py --skip-shipped --no-flip-tta --epochs 4 "
-                                "--train-count 3000 --val-count 1500 --test-count 1000 --extra-train "
-                                "/work/data/blender/train --extra-val /work/data/blender/val --eval-set ... && "
-                                "python3 training/export_bottlenet_v3.py " + " ".join(sys.argv[1:]))
-    m["calibration"]["fitted_on"] = f"validation: {len(y_va)} pictures (synthetic seed 12 + {args.extra_val})"
+    m["training"]["command"] = ("python3 training/compare_bottlenet.py ... && python3 training/export_bottlenet_v3.py "
+                                + " ".join(sys.argv[1:]))
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(m, f, indent=2)
         f.write("\n")
     with open(os.path.join(args.out, "MODEL_CARD.md"), "w") as f:
         f.write(train_v3.model_card(m))
     v2train.try_prettier([os.path.join(args.out, "manifest.json"), os.path.join(args.out, "MODEL_CARD.md")])
-    print(f"wrote {args.out}: {macs} multiply-adds, val acc {val_metrics['accuracy']}")
+    print(f"wrote {args.out}: {macs} multiply-adds per picture")
 
 
 if __name__ == "__main__":

@@ -315,6 +315,17 @@ def export_onnx(model: Exported, path: str, size: int):
     return m
 
 
+def save_reference(model: nn.Module, X: np.ndarray, workdir: str) -> np.ndarray:
+    """Torch outputs on a few pictures, written for verify_onnx_node.mjs (reference.bin + .json); returns the
+    probabilities."""
+    with torch.no_grad():
+        probs, emb = model(torch.from_numpy(X))
+    X.tofile(os.path.join(workdir, "reference.bin"))
+    with open(os.path.join(workdir, "reference.json"), "w") as f:
+        json.dump(dict(shape=list(X.shape), probabilities=probs.numpy().tolist(), embedding=emb.numpy().tolist()), f)
+    return probs.numpy()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--package", required=True, help="unpacked nsfwjs@4.4.0 tarball (folder with package.json)")
@@ -442,15 +453,9 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, "model.onnx")
     onnx_model = export_onnx(model, onnx_path, args.size)
-    ref_X = test_preds["synthetic"][0][:32]
-    with torch.no_grad():
-        ref_p, ref_e = model(torch.from_numpy(ref_X))
-    ref_X.tofile(os.path.join(args.workdir, "reference.bin"))  # for verify_onnx_node.mjs
-    with open(os.path.join(args.workdir, "reference.json"), "w") as f:
-        json.dump(dict(shape=list(ref_X.shape), probabilities=ref_p.numpy().tolist(),
-                       embedding=ref_e.numpy().tolist()), f)
+    ref_p = save_reference(model, test_preds["synthetic"][0][:32], args.workdir)
     # the exported model against the cached-feature path on the test pictures (float16 cache rounding)
-    p_check = ref_p.numpy()
+    p_check = ref_p
     cache_diff = float(np.abs(p_check - test_preds["synthetic"][2][:32]).max())
 
     macs = count_macs(model, args.size)
@@ -650,9 +655,10 @@ def model_card(m):
               "not certain.",
               "- The top of the bottle must be visible.", "",
               "## Provenance", "",
-              f"- Trained {m['trained_at']} with torch {m['torch_version']} on {m['training']['threads']} CPU threads; "
-              f"{m['training']['seconds']['training'] / 60:.1f} min training, "
-              f"{m['training']['seconds']['total'] / 60:.1f} min in all (features of the frozen layers included).",
+              f"- Trained {m['trained_at']} with torch {m['torch_version']} on {m['training']['threads']} CPU threads"
+              + (f"; {m['training']['seconds']['training'] / 60:.1f} min training, "
+                 f"{m['training']['seconds']['total'] / 60:.1f} min in all (features of the frozen layers included)."
+                 if m["training"].get("seconds") else "; times in training/README.md."),
               f"- Command: `{m['training']['command']}`", ""]
     return "\n".join(lines)
 
