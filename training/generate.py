@@ -188,7 +188,7 @@ def _background(rng, h, w, horizon=None):
 # bottle
 # --------------------------------------------------------------------------
 
-def make_spec(rng, kind=None):
+def make_spec(rng, kind=None, strong=False):
     kind = kind or _choice(rng, ["longneck", "stubby", "wine"], p=[0.45, 0.25, 0.30])
     if kind == "longneck":
         s = dict(R=_u(rng, .112, .145), r=_u(rng, .043, .056), lip_h=_u(rng, .028, .04),
@@ -199,6 +199,13 @@ def make_spec(rng, kind=None):
     else:
         s = dict(R=_u(rng, .108, .14), r=_u(rng, .041, .052), lip_h=_u(rng, .02, .034),
                  neck_l=_u(rng, .2, .3), sh_l=_u(rng, .06, .13), nb=_u(rng, 1.0, 1.12), round=True)
+    if strong:  # wider shapes than the three families: every proportion scaled independently
+        for k in ("R", "r", "lip_h", "neck_l", "sh_l"):
+            s[k] *= _u(rng, 0.78, 1.28)
+        s["R"] = max(s["R"], s["r"] * 1.3)
+        s["nb"] = _u(rng, 1.0, 1.35)
+        if rng.random() < 0.2:
+            s["round"] = not s["round"]
     s["lip_r"] = s["r"] * _u(rng, 1.12, 1.3)
     s["kind"] = kind
     return s
@@ -602,20 +609,138 @@ def _occluder(rng, W, H, region):
 # scene
 # --------------------------------------------------------------------------
 
-def _pick_scenario(rng):
+def _pick_scenario(rng, strong=False):
     r = rng.random()
     flags = dict(loose_cap=False, multi=False, occluded=False, closeup=False, letterbox=False)
-    flags["loose_cap"] = rng.random() < 0.16
-    flags["multi"] = rng.random() < 0.2
-    flags["occluded"] = rng.random() < 0.16
+    flags["loose_cap"] = rng.random() < (0.3 if strong else 0.16)
+    flags["multi"] = rng.random() < (0.3 if strong else 0.2)
+    flags["occluded"] = rng.random() < (0.25 if strong else 0.16)
     flags["closeup"] = rng.random() < 0.12
-    flags["letterbox"] = rng.random() < 0.12
+    flags["letterbox"] = rng.random() < (0.15 if strong else 0.12)
     del r
     return flags
 
 
-def render_scene(rng, label, size=128, scenario=None):
-    """Render one picture. label: 'open' | 'closed'.
+# --------------------------------------------------------------------------
+# strong domain randomisation (--strong): extra clutter, camera, light and optics
+# --------------------------------------------------------------------------
+
+def _ring(rng, size_px):
+    """A bottle-mouth-like ring (dark hole in a light rim) lying around: looks like an open top."""
+    a = size_px
+    b = a * _u(rng, 0.3, 1.0)
+    W, H = int(2 * a + 6), int(2 * b + 6)
+    img = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    rim = _jitter_colour(rng, _choice(rng, [(200, 200, 190), (120, 80, 40), (40, 110, 50), (180, 180, 185)]), 30)
+    d.ellipse([3, 3, W - 3, H - 3], fill=rim + (255,))
+    k = _u(rng, 0.45, 0.75)
+    hole = tuple(int(v) for v in rng.integers(5, 60, size=3))
+    d.ellipse([W / 2 - a * k, H / 2 - b * k, W / 2 + a * k, H / 2 + b * k], fill=hole + (255,))
+    return img
+
+
+def _clutter(rng, canvas, W, H, unit):
+    """Objects around the bottle that look like parts of either class: loose caps, mouth-like rings,
+    cans, boxes, balls. Drawn before the labelled bottle, so they never hide its top."""
+    for _ in range(int(rng.integers(1, 5))):
+        kind = _choice(rng, ["cap", "ring", "can", "box", "ball"], p=[0.35, 0.2, 0.15, 0.15, 0.15])
+        size = unit * _u(rng, 0.6, 2.2)
+        if kind == "cap":
+            obj = _loose_cap(rng, size)
+        elif kind == "ring":
+            obj = _ring(rng, size)
+        else:
+            w, h = size * _u(rng, 1.5, 5), size * _u(rng, 1.5, 6)
+            obj = Image.new("RGBA", (int(w) + 2, int(h) + 2), (0, 0, 0, 0))
+            d = ImageDraw.Draw(obj)
+            col = _rand_colour(rng) + (255,)
+            if kind == "ball":
+                d.ellipse([1, 1, w, w], fill=col)
+            elif kind == "can":
+                d.rounded_rectangle([1, 1, w, h], radius=w * 0.15, fill=col)
+                d.ellipse([1, 1, w, w * 0.35], fill=_jitter_colour(rng, (190, 190, 195), 30) + (255,))
+            else:
+                d.rectangle([1, 1, w, h], fill=col)
+        x = _u(rng, -0.1, 1.0) * W - obj.size[0] / 2
+        y = _u(rng, 0.25, 1.0) * H - obj.size[1]
+        canvas.alpha_composite(obj, (int(x), int(y)))
+
+
+def _hue_rotate(arr, rng):
+    """Rotate hue (YIQ) by a random angle: caps, glass and labels in colours the palettes lack."""
+    ang = _u(rng, -math.pi, math.pi)
+    m = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
+    c, s_ = math.cos(ang), math.sin(ang)
+    rot = np.array([[1, 0, 0], [0, c, -s_], [0, s_, c]], np.float32)
+    t = np.linalg.inv(m) @ rot @ m
+    return arr @ t.T.astype(np.float32)
+
+
+def _strong_light(arr, rng, H, W):
+    """Directional light fall-off, strong colour cast, glare, sometimes greyscale or hue-rotated."""
+    if rng.random() < 0.45:
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        ang = _u(rng, 0, 2 * math.pi)
+        g = ((xx / W - 0.5) * math.cos(ang) + (yy / H - 0.5) * math.sin(ang)) * 2
+        arr = arr * (1 + _u(rng, 0.15, 0.6) * g)[..., None]
+    arr = arr * np.asarray([_u(rng, 0.78, 1.22) for _ in range(3)], np.float32)
+    if rng.random() < 0.15:
+        yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+        gx, gy, gr = _u(rng, 0, W), _u(rng, 0, H), _u(rng, 0.05, 0.3) * W
+        arr = arr + _u(rng, 60, 200) * np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * gr * gr))[..., None]
+    if rng.random() < 0.3:
+        arr = _hue_rotate(arr, rng)
+    if rng.random() < 0.08:
+        arr = np.repeat(arr.mean(-1, keepdims=True), 3, -1)
+    return arr
+
+
+def _perspective(img, rng, amount):
+    """Mild camera tilt: a random projective warp moving each corner by up to `amount` of the side."""
+    W, H = img.size
+    src = [(0, 0), (W, 0), (W, H), (0, H)]
+    dst = [(x + _u(rng, -amount, amount) * W, y + _u(rng, -amount, amount) * H) for x, y in src]
+    a = []
+    b = []
+    for (x, y), (u, v) in zip(dst, src):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        b += [u, v]
+    coeffs = np.linalg.solve(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    fill = tuple(int(v) for v in np.asarray(img).reshape(-1, 3).mean(0))
+    return img.transform((W, H), Image.PERSPECTIVE, tuple(coeffs), Image.BICUBIC, fillcolor=fill)
+
+
+def _strong_optics(img, rng, size):
+    """Defocus, motion blur, low resolution, chromatic aberration and sensor noise at output scale."""
+    k = size / 128
+    if rng.random() < 0.35:
+        img = img.filter(ImageFilter.GaussianBlur(_u(rng, 0.4, 1.6) * k))
+    if rng.random() < 0.2:
+        w, h = img.size
+        f = _u(rng, 0.35, 0.8)
+        img = img.resize((max(8, int(w * f)), max(8, int(h * f))), Image.BILINEAR).resize((w, h), Image.BILINEAR)
+    arr = np.asarray(img, np.float32)
+    if rng.random() < 0.15:  # motion blur: average of shifted copies along a direction
+        n = int(rng.integers(2, 5))
+        ang = _u(rng, 0, math.pi)
+        dx, dy = math.cos(ang), math.sin(ang)
+        acc = np.zeros_like(arr)
+        for i in range(n):
+            acc += np.roll(arr, (int(round(i * dy * k)), int(round(i * dx * k))), (0, 1))
+        arr = acc / n
+    if rng.random() < 0.1:
+        arr[..., 0] = np.roll(arr[..., 0], 1, 1)
+        arr[..., 2] = np.roll(arr[..., 2], -1, 1)
+    if rng.random() < 0.6:
+        sigma = _u(rng, 1.0, 12.0)
+        arr = arr + rng.normal(0, sigma, arr.shape).astype(np.float32)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def render_scene(rng, label, size=128, scenario=None, strong=False):
+    """Render one picture. label: 'open' | 'closed'. strong: stronger domain randomisation (v3).
 
     Returns (PIL RGB image, meta dict, JPEG bytes, top map); the image is exactly the decoded JPEG
     bytes, so pictures written to disk and pictures generated in memory are identical. The top map
@@ -625,7 +750,7 @@ def render_scene(rng, label, size=128, scenario=None):
     """
     assert label in LABELS
     if scenario is None:
-        flags = _pick_scenario(rng)
+        flags = _pick_scenario(rng, strong)
     else:
         assert scenario in SCENARIOS, scenario
         flags = dict(loose_cap=scenario == "loose-cap", multi=scenario == "multi", occluded=scenario == "occluded",
@@ -634,6 +759,8 @@ def render_scene(rng, label, size=128, scenario=None):
     W = H = S
     if flags["letterbox"]:
         aspect = _u(rng, 0.5, 0.85) if rng.random() < 0.65 else _u(rng, 1.2, 1.5)  # w/h
+        if strong and aspect > 1:
+            aspect = _u(rng, 1.2, 1.9)
         if aspect < 1:
             W = int(round(S * aspect))
         else:
@@ -641,6 +768,8 @@ def render_scene(rng, label, size=128, scenario=None):
 
     light = _u(rng, -1.0, 1.0)
     elev = _u(rng, 0.03, 0.45)  # camera slightly above the bottle: tops are seen as ellipses
+    if strong:
+        elev = _u(rng, 0.0, 0.7)
     # main bottle size: height of the glass in px
     if flags["closeup"]:
         frac = _u(rng, 1.1, 2.2)
@@ -648,8 +777,10 @@ def render_scene(rng, label, size=128, scenario=None):
         frac = _u(rng, 0.55, 0.9) if not flags["multi"] else _u(rng, 0.6, 0.88)
         if H < W:  # landscape letterbox: the picture is small already
             frac = max(frac, _u(rng, 0.7, 0.92))
+        if strong and rng.random() < 0.2:  # small bottle far from the camera
+            frac = _u(rng, 0.3, 0.55)
     Hg = frac * H
-    spec = make_spec(rng)
+    spec = make_spec(rng, strong=strong)
     # keep very wide bottles inside the frame
     stretch = _u(rng, 0.85, 1.2)
     max_w = 2 * spec["R"] * Hg * stretch
@@ -658,6 +789,8 @@ def render_scene(rng, label, size=128, scenario=None):
     layer, info = render_bottle(rng, Hg, label, spec=spec, stretch=stretch, elev=elev, light=light)
     img = _to_image(layer)
     angle = _u(rng, -14, 14) if rng.random() < 0.75 else _u(rng, -3, 3)
+    if strong and rng.random() < 0.25:
+        angle = _u(rng, -30, 30)
     rimg = img.rotate(angle, Image.BICUBIC, expand=True)
     rtop = _mask_image(info["top_mask"]).rotate(angle, Image.NEAREST, expand=True)
     bw, bh = rimg.size
@@ -675,9 +808,34 @@ def render_scene(rng, label, size=128, scenario=None):
     bg = _background(rng, H, W, horizon=horizon)
     canvas = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8)).convert("RGBA")
 
+    if strong and rng.random() < 0.2:  # bokeh: out-of-focus light discs behind the scene
+        bok = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+        d = ImageDraw.Draw(bok)
+        for _ in range(int(rng.integers(5, 25))):
+            r = _u(rng, 0.02, 0.1) * W
+            x, y = _u(rng, 0, W), _u(rng, 0, H)
+            d.ellipse([x - r, y - r, x + r, y + r], fill=_rand_colour(rng) + (int(rng.integers(60, 200)),))
+        canvas.alpha_composite(bok.filter(ImageFilter.GaussianBlur(_u(rng, 1, 4) * SUPERSAMPLE)))
+    if strong and rng.random() < 0.55:
+        _clutter(rng, canvas, W, H, max(3.0, info["cap_r"]))
+
     # distractor bottles (smaller, behind, off-centre)
     n_distract = int(rng.integers(1, 4)) if flags["multi"] else 0
-    for _ in range(n_distract):
+    row = strong and flags["multi"] and rng.random() < 0.4  # bottles side by side, as on a line
+    if row:
+        n_distract = int(rng.integers(2, 7))
+        gap = info["width"] * _u(rng, 1.05, 1.6)
+    for k in range(n_distract):
+        if row:
+            dl, _dinfo = render_bottle(rng, Hg * _u(rng, 0.97, 1.03), _choice(rng, LABELS), spec=spec,
+                                       stretch=stretch, elev=elev, light=light)
+            dimg = _to_image(dl)
+            off = (k // 2 + 1) * gap * (1 if k % 2 else -1)
+            dx = px + bw / 2 + off - dimg.size[0] / 2
+            dy = base_y - dimg.size[1]
+            canvas.alpha_composite(dimg, (int(dx), int(dy)))
+            top_canvas.paste(IGNORE, (int(dx), int(dy)), _mask_image(_dinfo["top_mask"]))
+            continue
         dscale = _u(rng, 0.4, 0.78)
         dl, _dinfo = render_bottle(rng, Hg * dscale, _choice(rng, LABELS), stretch=_u(rng, 0.85, 1.2),
                                    elev=elev, light=light)
@@ -728,7 +886,11 @@ def render_scene(rng, label, size=128, scenario=None):
         else:  # neck reaches the bottom of the picture: nothing below it to hide
             flags["occluded"] = False
 
+    if strong and rng.random() < 0.4:
+        canvas = _perspective(canvas.convert("RGB"), rng, 0.05).convert("RGBA")
     arr = np.asarray(canvas.convert("RGB"), np.float32)
+    if strong:
+        arr = _strong_light(arr, rng, H, W)
 
     # ---- photometric: brightness, contrast, saturation, gamma, colour cast, vignette
     arr *= _u(rng, 0.6, 1.35)
@@ -750,13 +912,16 @@ def render_scene(rng, label, size=128, scenario=None):
     img = img.resize((max(1, ow), max(1, oh)), Image.LANCZOS if rng.random() < 0.5 else Image.BILINEAR)
     top_small = top_canvas.resize(img.size, Image.NEAREST)
     # degradations at output scale, moderate: a photo downscaled to 128 px is fairly sharp and clean
-    if rng.random() < 0.3:
-        img = img.filter(ImageFilter.GaussianBlur(_u(rng, 0.3, 0.9) * size / 128))
-    arr = np.asarray(img, np.float32)
-    if rng.random() < 0.5:
-        arr = arr + rng.normal(0, _u(rng, 1.0, 6.0), arr.shape).astype(np.float32)
-    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    q = int(rng.integers(45, 96))
+    if strong:
+        img = _strong_optics(img, rng, size)
+    else:
+        if rng.random() < 0.3:
+            img = img.filter(ImageFilter.GaussianBlur(_u(rng, 0.3, 0.9) * size / 128))
+        arr = np.asarray(img, np.float32)
+        if rng.random() < 0.5:
+            arr = arr + rng.normal(0, _u(rng, 1.0, 6.0), arr.shape).astype(np.float32)
+        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    q = int(rng.integers(20, 96)) if strong else int(rng.integers(45, 96))
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=q)
     data = buf.getvalue()
@@ -772,18 +937,18 @@ def render_scene(rng, label, size=128, scenario=None):
         data = buf.getvalue()
         img = Image.open(io.BytesIO(data)).convert("RGB")
     meta = dict(label=label, kind=info["kind"], glass=info["glass"], closure=info["closure"],
-                jpeg_quality=q, **{k: bool(v) for k, v in flags.items()})
+                jpeg_quality=q, strong=strong, **{k: bool(v) for k, v in flags.items()})
     return img, meta, data, np.asarray(top_small, np.uint8)
 
 
-def render_index(seed, index, size=128, scenario=None, label=None):
+def render_index(seed, index, size=128, scenario=None, label=None, strong=False):
     """Deterministic picture number `index` of `seed`. Label defaults to LABELS[index % 2]."""
     rng = np.random.default_rng([int(seed), int(index)])
     label = label or LABELS[index % 2]
-    return render_scene(rng, label, size=size, scenario=scenario)
+    return render_scene(rng, label, size=size, scenario=scenario, strong=strong)
 
 
-def generate_arrays(count, seed, size=128, progress=False, start=0):
+def generate_arrays(count, seed, size=128, progress=False, start=0, strong=False):
     """Render pictures start..start+count-1 of `seed` into memory.
 
     Returns (uint8 [N,size,size,3], int64 labels [N] indexing LABELS, list of meta dicts,
@@ -795,7 +960,7 @@ def generate_arrays(count, seed, size=128, progress=False, start=0):
     metas = []
     t0 = time.time()
     for k in range(count):
-        img, meta, _, top = render_index(seed, start + k, size)
+        img, meta, _, top = render_index(seed, start + k, size, strong=strong)
         X[k] = np.asarray(img, np.uint8)
         tops[k] = top
         y[k] = LABELS.index(meta["label"])
@@ -820,10 +985,13 @@ def main(argv=None):
     ap.add_argument("--one", choices=LABELS, help="render a single picture of this label to --out")
     ap.add_argument("--index", type=int, default=0, help="with --one: picture number within the seed")
     ap.add_argument("--scenario", choices=SCENARIOS, help="force a scenario (default: random mix)")
+    ap.add_argument("--strong", action="store_true",
+                    help="stronger domain randomisation (model v3): shapes, clutter, camera, light, optics")
     args = ap.parse_args(argv)
 
     if args.one:
-        _img, meta, data, _top = render_index(args.seed, args.index, args.size, scenario=args.scenario, label=args.one)
+        _img, meta, data, _top = render_index(args.seed, args.index, args.size, scenario=args.scenario, label=args.one,
+                                       strong=args.strong)
         write_bytes(args.out, data)
         print(f"{args.out}: {meta}")
         return 0
@@ -831,7 +999,7 @@ def main(argv=None):
     for lab in LABELS:
         os.makedirs(os.path.join(args.out, lab), exist_ok=True)
     for i in range(args.count):
-        _img, meta, data, _top = render_index(args.seed, i, args.size, scenario=args.scenario)
+        _img, meta, data, _top = render_index(args.seed, i, args.size, scenario=args.scenario, strong=args.strong)
         write_bytes(os.path.join(args.out, meta["label"], f"s{args.seed}_{i:06d}.jpg"), data)
         if (i + 1) % 500 == 0:
             print(f"{i + 1}/{args.count} in {time.time() - t0:.1f}s", flush=True)

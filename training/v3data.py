@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Data for bottle-state v3: strongly randomised synthetic pictures (generate.py --strong), rendered in
+chunks of 500 by several processes and cached as .npz in --workdir, plus picture folders (Blender
+renders, the independent set) letterboxed like the service does.
+
+  # render the v3 training, validation and test pictures (resumable: finished chunks are kept)
+  nice -n 19 /usr/bin/python3 training/v3data.py --size 144 --workers 2
+
+Chunk file names carry seed, first index, count, size, style and a hash of generate.py, so a changed
+generator never reuses stale pictures. Picture i of seed S is the same at any chunking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import generate  # noqa: E402
+from preprocess import load_image  # noqa: E402
+
+LABELS = list(generate.LABELS)
+CHUNK = 500
+WORKDIR = "/tmp/capcheck-v3"
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+# The v3 synthetic sets: (name, seed, count, strong). Train and validation use seeds of their own; the
+# test sets are seed 2 as for v1/v2 (the v2-style one is the same scenes v2 was tested on).
+SETS = {
+    "val": (12, 2000, True),
+    "train": (11, 30000, True),
+    "test_strong": (2, 2000, True),
+    "test_v2style": (2, 2000, False),
+}
+
+
+def _ghash():
+    with open(generate.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+def chunk_path(workdir, seed, start, count, size, strong):
+    style = "strong" if strong else "v2"
+    return os.path.join(workdir, f"synth_{style}_s{seed}_i{start}_n{count}_{size}_{_ghash()}.npz")
+
+
+def _render_chunk(job):
+    workdir, seed, start, count, size, strong = job
+    path = chunk_path(workdir, seed, start, count, size, strong)
+    if os.path.exists(path):
+        return path, 0.0
+    t0 = time.time()
+    X, y, metas, _tops = generate.generate_arrays(count, seed, size, start=start, strong=strong)
+    np.savez(path + ".part.npz", X=X, y=y, metas=json.dumps(metas))
+    os.replace(path + ".part.npz", path)
+    return path, time.time() - t0
+
+
+def jobs_for(name, size, workdir, count=None):
+    seed, n, strong = SETS[name]
+    n = count or n
+    return [(workdir, seed, a, min(CHUNK, n - a), size, strong) for a in range(0, n, CHUNK)]
+
+
+def render(names, size, workdir, workers, counts=None):
+    os.makedirs(workdir, exist_ok=True)
+    jobs = [j for name in names for j in jobs_for(name, size, workdir, (counts or {}).get(name))]
+    t0 = time.time()
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            for k, (path, sec) in enumerate(pool.imap(_render_chunk, jobs)):
+                print(f"  [{k + 1}/{len(jobs)}] {os.path.basename(path)} {sec:.0f}s (total {time.time() - t0:.0f}s)",
+                      flush=True)
+    else:
+        for k, job in enumerate(jobs):
+            path, sec = _render_chunk(job)
+            print(f"  [{k + 1}/{len(jobs)}] {os.path.basename(path)} {sec:.0f}s", flush=True)
+
+
+def load_set(name, size, workdir, count=None, only_existing=False):
+    """(X uint8 [N,S,S,3], y int64 [N], metas) of a synthetic set; only_existing takes the finished chunks
+    (training may start while rendering goes on)."""
+    Xs, ys, metas = [], [], []
+    for job in jobs_for(name, size, workdir, count):
+        path = chunk_path(*job)
+        if not os.path.exists(path):
+            if only_existing:
+                continue
+            _render_chunk(job)
+        z = np.load(path, allow_pickle=False)
+        Xs.append(z["X"])
+        ys.append(z["y"])
+        metas += json.loads(str(z["metas"]))
+    if not Xs:
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), []
+    return np.concatenate(Xs), np.concatenate(ys), metas
+
+
+def load_folder(root, size):
+    """root/closed/* and root/open/* letterboxed to size (the service's preprocessing). Returns X, y, files."""
+    files, labels = [], []
+    for li, lab in enumerate(LABELS):
+        d = os.path.join(root, lab)
+        if not os.path.isdir(d):
+            continue
+        for n in sorted(os.listdir(d)):
+            if n.lower().endswith(IMAGE_EXTS):
+                files.append(os.path.join(d, n))
+                labels.append(li)
+    X = np.empty((len(files), size, size, 3), np.uint8)
+    keep = []
+    for i, f in enumerate(files):
+        try:
+            X[i] = load_image(f, size)
+            keep.append(i)
+        except Exception as e:  # a half-written render or unreadable file: skip, but say so
+            print(f"  skipping {f}: {e}")
+    keep = np.asarray(keep, np.int64)
+    return X[keep], np.asarray(labels, np.int64)[keep], [files[i] for i in keep]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=144)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workdir", default=WORKDIR)
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated subset of " + ",".join(SETS))
+    ap.add_argument("--train-count", type=int, help="render only the first N training pictures")
+    ap.add_argument("--val-count", type=int, help="render only the first N validation pictures")
+    args = ap.parse_args(argv)
+    counts = {k: v for k, v in (("train", args.train_count), ("val", args.val_count)) if v}
+    render(args.sets.split(","), args.size, args.workdir, args.workers, counts)
+
+
+if __name__ == "__main__":
+    main()
