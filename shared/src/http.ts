@@ -1,8 +1,8 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { ZodError } from 'zod';
-import { AppError, statusOfKind } from './errors';
+import { AppError, isStorageFull, statusOfKind } from './errors';
 import { eventLoopDelayCheck } from './event-loop';
-import { runReadinessChecks, type ReadinessCheck } from './health';
+import { freeSpaceCheck, runReadinessChecks, type ReadinessCheck } from './health';
 import { requestLogger, type Logger } from './logger';
 import { httpMetricsMiddleware, type Metrics } from './metrics';
 
@@ -25,10 +25,16 @@ export interface HttpShellOptions {
   bodyLimit?: string;
   /** Readiness fails while the event loop's p99 delay is over this (saturation); 0 or unset: not checked. */
   maxEventLoopDelayMs?: number;
+  /** Where the process writes (data, blobs, uploads): readiness reports a disk with less free space than `minFreeDiskBytes`. */
+  storageDirs?: readonly string[];
+  minFreeDiskBytes?: number;
 }
 
 /** What a service's `createApp` takes for its HTTP shell, besides its own adapters. */
-export type ShellDeps = Pick<HttpShellOptions, 'lifecycle' | 'trustProxy' | 'maxEventLoopDelayMs'>;
+export type ShellDeps = Pick<
+  HttpShellOptions,
+  'lifecycle' | 'trustProxy' | 'maxEventLoopDelayMs' | 'storageDirs' | 'minFreeDiskBytes'
+>;
 
 /**
  * The one HTTP skeleton every service (and the local all-in-one process) uses: request ids and logs,
@@ -36,9 +42,11 @@ export type ShellDeps = Pick<HttpShellOptions, 'lifecycle' | 'trustProxy' | 'max
  */
 export function createHttpApp(options: HttpShellOptions): Express {
   const { name, logger, metrics, lifecycle } = options;
-  const readiness = options.maxEventLoopDelayMs
-    ? [...options.readiness, eventLoopDelayCheck(options.maxEventLoopDelayMs)]
-    : options.readiness;
+  const readiness = [...options.readiness];
+  if (options.maxEventLoopDelayMs) readiness.push(eventLoopDelayCheck(options.maxEventLoopDelayMs));
+  if (options.storageDirs?.length) {
+    readiness.push(freeSpaceCheck(options.storageDirs, options.minFreeDiskBytes ?? 0));
+  }
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
@@ -152,6 +160,11 @@ export function errorHandler(logger: Logger) {
     }
     if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
       sendError(res, bodyError.status, 'bad_request', 'the request could not be read');
+      return;
+    }
+    if (isStorageFull(err)) {
+      log.error({ err }, 'storage full');
+      sendError(res, 507, 'insufficient_storage', 'there is no room left to store this; reading still works');
       return;
     }
     log.error({ err }, 'unhandled error');
