@@ -4,6 +4,7 @@ import {
   type AccessTokenVerifier,
   type BlobStore,
   type EventBus,
+  type ReadinessCheck,
   type ShellDeps,
   type Logger,
   type Metrics,
@@ -23,6 +24,11 @@ export interface InferenceDeps {
   verifier: AccessTokenVerifier;
   logger: Logger;
   metrics: Metrics;
+}
+
+/** What the standalone app also reports in /readyz: the neighbours it calls (e.g. images' circuit). */
+export interface NeighbourChecks {
+  neighbours?: ReadinessCheck[];
 }
 
 export interface InferenceService {
@@ -101,7 +107,10 @@ export async function startInferenceBackground(
 }
 
 /** The inference service as a standalone HTTP app. */
-export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; service: InferenceService } {
+export function createApp(deps: InferenceDeps & NeighbourChecks & ShellDeps): {
+  app: Express;
+  service: InferenceService;
+} {
   const service = createInferenceService(deps);
   const app = createHttpApp({
     name: 'inference',
@@ -110,9 +119,12 @@ export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; serv
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
+    storageDirs: deps.storageDirs,
+    minFreeDiskBytes: deps.minFreeDiskBytes,
     readiness: [
       { name: 'model', check: () => service.runtime.check() },
       { name: 'metadata', check: () => deps.store.ping() },
+      ...(deps.neighbours ?? []),
     ],
     mount: (a) => a.use(service.router),
   });

@@ -1,4 +1,4 @@
-import { AppError, type Caller, type ImageFormat, type ImageId } from '@capcheck/shared';
+import { AppError, CircuitBreaker, type Caller, type ImageFormat, type ImageId } from '@capcheck/shared';
 import type { DescribedImage, ImageSource, SourcedImage } from '../domain/ports';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
@@ -7,13 +7,20 @@ const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png'
  * Reads through the images service's public API with the caller's own Bearer token: no internal
  * credentials exist that could read someone else's image. The ETag is the sha256 of the bytes.
  */
-export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }): ImageSource {
-  const call = async (caller: Caller, path: string): Promise<Response | null> => {
+export function httpImageSource(options: {
+  baseUrl: string;
+  /** Each call's deadline. */
+  timeoutMs?: number;
+  /** Fails calls fast while images is down (default: opens after 5 failures, retries after 5 s). */
+  breaker?: CircuitBreaker;
+}): ImageSource {
+  const breaker = options.breaker ?? new CircuitBreaker({ name: 'images', failureThreshold: 5, openMs: 5_000 });
+  const fetchFrom = async (caller: Caller, path: string): Promise<Response | null> => {
     let res: Response;
     try {
       res = await fetch(`${options.baseUrl}${path}`, {
         headers: { authorization: `Bearer ${caller.accessToken}` },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 2_000),
       });
     } catch (err) {
       throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer', { cause: err });
@@ -22,6 +29,8 @@ export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }
     if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);
     return res;
   };
+  // A 404 or an answer is the neighbour working; only "did not answer" and 5xx count against it.
+  const call = (caller: Caller, path: string) => breaker.run(() => fetchFrom(caller, path));
   return {
     async describe(caller: Caller, id: ImageId): Promise<DescribedImage | null> {
       const res = await call(caller, `/images/${encodeURIComponent(id)}`);
