@@ -87,11 +87,14 @@ export function createHttpApp(options: HttpShellOptions): Express {
 /** How much of a refused request's body, and for how long, the server reads and throws away after answering. */
 export interface LingerBounds {
   maxBytes: number;
+  /** The whole lingering, however steadily the client sends (nginx's lingering_time). */
   maxMs: number;
+  /** A pause in the client's sending that ends it (nginx's lingering_timeout). */
+  idleMs: number;
 }
 
-/** Enough for a client that sends a somewhat oversized upload whole; short enough to bound a hostile one. */
-export const defaultLingerBounds: LingerBounds = { maxBytes: 16 * 1024 * 1024, maxMs: 5_000 };
+/** Enough for a client that sends a somewhat oversized upload whole, even on a busy machine; bounded for a hostile one. */
+export const defaultLingerBounds: LingerBounds = { maxBytes: 16 * 1024 * 1024, maxMs: 30_000, idleMs: 5_000 };
 
 /**
  * Answers, then ends the connection the way nginx's lingering close does. Closing a socket with unread
@@ -104,13 +107,21 @@ export function closeAfterLingering(req: Request, res: Response, bounds: LingerB
   if (req.complete) return;
   const socket = req.socket;
   const cut = () => socket.destroy();
-  const timer = setTimeout(cut, bounds.maxMs);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  const whole = setTimeout(cut, bounds.maxMs);
+  let idle = setTimeout(cut, bounds.idleMs);
+  whole.unref();
+  idle.unref();
+  socket.once('close', () => {
+    clearTimeout(whole);
+    clearTimeout(idle);
+  });
   let discarded = 0;
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded > bounds.maxBytes) cut();
+    if (discarded > bounds.maxBytes) return cut();
+    clearTimeout(idle);
+    idle = setTimeout(cut, bounds.idleMs);
+    idle.unref();
   });
   req.resume();
   // Node calls destroySoon once a "Connection: close" response is sent; wait for the body's end first.

@@ -154,13 +154,15 @@ export const decodeLimitsConfigShape = {
 export const verifierConfigShape = {
   ...tokenClaimsConfigShape,
   JWKS_URL: z.url().default('http://users:8081/.well-known/jwks.json'),
+  /** The last key set fetched, kept so a restart while users is down still verifies tokens. */
+  JWKS_CACHE_FILE: z.string().min(1).optional(),
   /** Where the account behind a token is checked (GET /users/me with the caller's token). */
   USERS_URL: z.url().default('http://users:8081'),
   /** How long an account's status is remembered: a disabled account's tokens stop within this. */
   ACCOUNT_CHECK_CACHE_MS: setting.nonNegativeInt(5_000),
   USERS_TIMEOUT_MS: setting.positiveInt(2_000),
 };
-type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>>;
+type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>> & { DATA_DIR?: string };
 
 /** Tokens checked with the users service's published keys, and the account behind them with users itself. */
 export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
@@ -168,7 +170,11 @@ export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
     createAccessTokenVerifier({
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
-      keys: remoteSigningKeys(config.JWKS_URL),
+      keys: remoteSigningKeys({
+        url: config.JWKS_URL,
+        cacheFile: config.JWKS_CACHE_FILE ?? join(resolve(config.DATA_DIR ?? './data'), 'jwks-cache.json'),
+        timeoutMs: config.USERS_TIMEOUT_MS,
+      }),
     }),
     usersServiceAccountLookup({
       usersUrl: config.USERS_URL,
