@@ -1,18 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
-import {
-  createLogger,
-  createMetrics,
-  Lifecycle,
-  loadConfig,
-  remoteVerifier,
-  verifierConfigShape,
-} from '@capcheck/shared';
-import { createApp as createImagesApp, imagesConfigShape } from '@capcheck/images';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
-import { client, listen, uniqueEmail, type Started } from '../../../test-support/http';
+import { signUp, startLocal, startStandaloneImages, type LocalSystem } from '../../../test-support/local';
+import { client, uniqueEmail, type Started } from '../../../test-support/http';
 import { tcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy';
 
 /** Images deployed alone, restarted while the users service (its key set) is down. */
@@ -32,25 +22,7 @@ afterAll(async () => {
 
 /** A fresh images process (new verifier, nothing in memory) that reaches users through the line. */
 async function startImages(): Promise<Started> {
-  const config = loadConfig(z.object({ ...verifierConfigShape, ...imagesConfigShape }), {
-    JWKS_URL: `${line.url}/.well-known/jwks.json`,
-    USERS_URL: line.url,
-    JWKS_CACHE_FILE: cacheFile,
-    USERS_TIMEOUT_MS: '500',
-  });
-  const started = await listen(
-    createImagesApp({
-      config,
-      store: users.stores.images,
-      blobs: users.blobs,
-      events: users.events,
-      verifier: remoteVerifier(config),
-      logger: createLogger({ service: 'images', level: 'silent' }),
-      metrics: createMetrics(),
-      lifecycle: new Lifecycle(),
-      trustProxy: false,
-    }),
-  );
+  const started = await startStandaloneImages(users, line.url, { JWKS_CACHE_FILE: cacheFile, USERS_TIMEOUT_MS: '500' });
   running.push(started);
   return started;
 }
