@@ -127,6 +127,8 @@ export async function startStandaloneImages(
   const config = loadConfig(z.object({ ...verifierConfigShape, ...imagesConfigShape }), {
     JWKS_URL: `${usersUrl}/.well-known/jwks.json`,
     USERS_URL: usersUrl,
+    // Its own key-set file, never one left behind by another run.
+    JWKS_CACHE_FILE: join(mkdtempSync(join(tmpdir(), 'capcheck-jwks-')), 'jwks-cache.json'),
     ...env,
   });
   return listen(
