@@ -128,8 +128,11 @@ export function remoteSigningKeys(options: {
       return await keySet(header, token);
     } catch (err) {
       const unknownKid = (err as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY';
-      if (!unknownKid || Date.now() - attemptedAt < cooldownMs) throw err;
-      await refresh();
+      if (!unknownKid) throw err;
+      // A fetch under way (e.g. the background refresh of a key set loaded from a stale file) may bring it.
+      if (pending) await pending;
+      else if (Date.now() - attemptedAt < cooldownMs) throw err;
+      else await refresh();
       return keySet(header, token);
     }
   };
