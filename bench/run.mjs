@@ -90,7 +90,7 @@ async function benchUsers(email, password, accessToken) {
     cacheSize: 0,
     issuer: 'capcheck',
     audience: 'capcheck-api',
-    keys: remoteSigningKeys(`${base}/.well-known/jwks.json`),
+    keys: remoteSigningKeys({ url: `${base}/.well-known/jwks.json` }),
   });
   await verifier.verify(accessToken); // fetch and cache the JWKS once
   const n = 20000;

@@ -14,6 +14,8 @@ import {
   type BlobStore,
   type EventBus,
   type RateLimiterFactory,
+  remoteVerifier,
+  verifierConfigShape,
 } from '@capcheck/shared';
 import {
   bcryptHasher,
@@ -25,7 +27,8 @@ import {
 } from '@capcheck/users';
 import { createLocalApp, localConfigSchema, type LocalDeps } from '@capcheck/local';
 import type { Express } from 'express';
-import { createSqliteImagesStore } from '@capcheck/images';
+import { createApp as createImagesApp, createSqliteImagesStore, imagesConfigShape } from '@capcheck/images';
+import { z } from 'zod';
 import { createSqliteInferenceStore, type InferenceService } from '@capcheck/inference';
 import { client, listen, type Client, type Started } from './http';
 
@@ -110,3 +113,35 @@ export async function startLocal(
 }
 
 export { password, signUp } from './services';
+
+/**
+ * The images service as deployed alone, on the local system's stores, verifying tokens through the
+ * users service at `usersUrl` (its JWKS and the account check). Each call is a fresh process's worth of
+ * state: a new verifier with nothing in memory.
+ */
+export async function startStandaloneImages(
+  sys: LocalSystem,
+  usersUrl: string,
+  env: Record<string, string> = {},
+): Promise<Started> {
+  const config = loadConfig(z.object({ ...verifierConfigShape, ...imagesConfigShape }), {
+    JWKS_URL: `${usersUrl}/.well-known/jwks.json`,
+    USERS_URL: usersUrl,
+    // Its own key-set file, never one left behind by another run.
+    JWKS_CACHE_FILE: join(mkdtempSync(join(tmpdir(), 'capcheck-jwks-')), 'jwks-cache.json'),
+    ...env,
+  });
+  return listen(
+    createImagesApp({
+      config,
+      store: sys.stores.images,
+      blobs: sys.blobs,
+      events: sys.events,
+      verifier: remoteVerifier(config),
+      logger: createLogger({ service: 'images', level: 'silent' }),
+      metrics: createMetrics(),
+      lifecycle: new Lifecycle(),
+      trustProxy: false,
+    }),
+  );
+}

@@ -43,12 +43,14 @@ import {
   createApp as createInferenceApp,
   createSqliteInferenceStore,
   httpImageSource,
+  imagesBreakerOf,
   inferenceConfigShape,
   type InferenceService,
   type InferenceStore,
 } from '@capcheck/inference';
 import { z } from 'zod';
 import { client, listen, type Client, type Started } from './http';
+import { tcpProxy, type TcpProxy } from './tcp-proxy';
 
 /** One service's HTTP app, listening on a random loopback port. */
 export interface RunningService extends Started {
@@ -230,6 +232,8 @@ export interface InferenceSystem extends RunningService {
   events: EventBus;
   signUp: TokenIssuer['signUp'];
   tokenFor: TokenIssuer['tokenFor'];
+  /** The line to images, when asked for: cut or hang it to take images away. */
+  imagesLine: TcpProxy | undefined;
 }
 
 /**
@@ -239,7 +243,7 @@ export interface InferenceSystem extends RunningService {
  */
 export async function startInference(
   env: Record<string, string> = {},
-  adapters: { events?: EventBus } = {},
+  adapters: { events?: EventBus; imagesLine?: boolean } = {},
 ): Promise<InferenceSystem> {
   const dataDir = tempDataDir();
   const tokens = await testTokenIssuer();
@@ -250,11 +254,19 @@ export async function startInference(
   const images = await imagesService(env, { dataDir, blobs, events, verifier: tokens.verifier });
   const config = loadConfig(z.object(inferenceConfigShape), { ...testDefaults, ...env });
   const store = createSqliteInferenceStore(defaultSqlitePath(dataDir));
+  // A test that takes images away (hung, down) reaches it through a proxy it controls.
+  const imagesLine = adapters.imagesLine ? await tcpProxy(images.baseUrl) : undefined;
+  const imagesBreaker = imagesBreakerOf(config);
   const { app, service } = createInferenceApp({
     config,
     store,
     blobs,
-    imageSource: httpImageSource({ baseUrl: images.baseUrl }),
+    imageSource: httpImageSource({
+      baseUrl: imagesLine?.url ?? images.baseUrl,
+      timeoutMs: config.IMAGES_TIMEOUT_MS,
+      breaker: imagesBreaker,
+    }),
+    neighbours: [{ name: 'images', check: () => imagesBreaker.check() }],
     verifier: tokens.verifier,
     logger: silent(),
     metrics,
@@ -272,7 +284,9 @@ export async function startInference(
     events,
     signUp: tokens.signUp,
     tokenFor: tokens.tokenFor,
+    imagesLine,
     async close() {
+      await imagesLine?.close();
       await running.close();
       await service.runtime.close();
       await images.close();

@@ -56,7 +56,7 @@ test('health, readiness and metrics', async () => {
     expect((await sys.api.get('/healthz')).body).toEqual({ status: 'ok' });
     expect((await sys.api.get('/readyz')).body).toEqual({
       status: 'ready',
-      checks: { metadata: 'ok', 'rate-limits': 'ok', blobs: 'ok', model: 'ok' },
+      checks: { metadata: 'ok', 'rate-limits': 'ok', blobs: 'ok', model: 'ok', disk: 'ok' },
     });
     await sys.api.post('/auth/register', { json: { email: uniqueEmail(), password: 'long enough password' } });
     const metrics = await fetch(`${sys.baseUrl}/metrics`).then((r) => r.text());

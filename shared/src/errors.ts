@@ -44,3 +44,14 @@ export const statusOfKind: Record<ErrorKind, number> = {
 export class DuplicateKeyError extends Error {
   override name = 'DuplicateKeyError';
 }
+
+/** Error codes that mean "no room left": a full disk or quota (Node), a full database (SQLite). */
+const storageFullCodes = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/** Whether an error, or any error it was caused by, says the storage is full. */
+export function isStorageFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (storageFullCodes.has(String((e as { code?: unknown }).code))) return true;
+  }
+  return false;
+}

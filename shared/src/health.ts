@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 /** A dependency the service needs in order to answer: a store, a broker, a loaded model. */
 export interface ReadinessCheck {
   readonly name: string;
@@ -30,4 +31,24 @@ export async function runReadinessChecks(checks: readonly ReadinessCheck[]): Pro
     }),
   );
   return { ready: results.every(([, r]) => r === 'ok'), checks: Object.fromEntries(results) };
+}
+
+const mib = (bytes: number) => `${Math.floor(bytes / (1024 * 1024))} MiB`;
+
+/**
+ * Reports a disk that is (nearly) full under any of the directories the process writes to, so an
+ * operator and the gateway see it before writes fail. A directory that does not exist yet is skipped.
+ */
+export function freeSpaceCheck(dirs: readonly string[], minFreeBytes: number): ReadinessCheck {
+  return {
+    name: 'disk',
+    async check() {
+      for (const dir of new Set(dirs)) {
+        const stats = await statfs(dir).catch(() => null);
+        if (!stats) continue;
+        const free = stats.bavail * stats.bsize;
+        if (free < minFreeBytes) throw new Error(`full: ${mib(free)} free under ${dir} (minimum ${mib(minFreeBytes)})`);
+      }
+    },
+  };
 }

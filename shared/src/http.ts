@@ -1,8 +1,8 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { ZodError } from 'zod';
-import { AppError, statusOfKind } from './errors';
+import { AppError, isStorageFull, statusOfKind } from './errors';
 import { eventLoopDelayCheck } from './event-loop';
-import { runReadinessChecks, type ReadinessCheck } from './health';
+import { freeSpaceCheck, runReadinessChecks, type ReadinessCheck } from './health';
 import { requestLogger, type Logger } from './logger';
 import { httpMetricsMiddleware, type Metrics } from './metrics';
 
@@ -30,10 +30,16 @@ export interface HttpShellOptions {
   ownBodyPaths?: readonly string[];
   /** Readiness fails while the event loop's p99 delay is over this (saturation); 0 or unset: not checked. */
   maxEventLoopDelayMs?: number;
+  /** Where the process writes (data, blobs, uploads): readiness reports a disk with less free space than `minFreeDiskBytes`. */
+  storageDirs?: readonly string[];
+  minFreeDiskBytes?: number;
 }
 
 /** What a service's `createApp` takes for its HTTP shell, besides its own adapters. */
-export type ShellDeps = Pick<HttpShellOptions, 'lifecycle' | 'trustProxy' | 'maxEventLoopDelayMs'>;
+export type ShellDeps = Pick<
+  HttpShellOptions,
+  'lifecycle' | 'trustProxy' | 'maxEventLoopDelayMs' | 'storageDirs' | 'minFreeDiskBytes'
+>;
 
 /**
  * The one HTTP skeleton every service (and the local all-in-one process) uses: request ids and logs,
@@ -41,9 +47,11 @@ export type ShellDeps = Pick<HttpShellOptions, 'lifecycle' | 'trustProxy' | 'max
  */
 export function createHttpApp(options: HttpShellOptions): Express {
   const { name, logger, metrics, lifecycle } = options;
-  const readiness = options.maxEventLoopDelayMs
-    ? [...options.readiness, eventLoopDelayCheck(options.maxEventLoopDelayMs)]
-    : options.readiness;
+  const readiness = [...options.readiness];
+  if (options.maxEventLoopDelayMs) readiness.push(eventLoopDelayCheck(options.maxEventLoopDelayMs));
+  if (options.storageDirs?.length) {
+    readiness.push(freeSpaceCheck(options.storageDirs, options.minFreeDiskBytes ?? 0));
+  }
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
@@ -86,11 +94,14 @@ export function createHttpApp(options: HttpShellOptions): Express {
 /** How much of a refused request's body, and for how long, the server reads and throws away after answering. */
 export interface LingerBounds {
   maxBytes: number;
+  /** The whole lingering, however steadily the client sends (nginx's lingering_time). */
   maxMs: number;
+  /** A pause in the client's sending that ends it (nginx's lingering_timeout). */
+  idleMs: number;
 }
 
-/** Enough for a client that sends a somewhat oversized upload whole; short enough to bound a hostile one. */
-export const defaultLingerBounds: LingerBounds = { maxBytes: 16 * 1024 * 1024, maxMs: 5_000 };
+/** Enough for a client that sends a somewhat oversized upload whole, even on a busy machine; bounded for a hostile one. */
+export const defaultLingerBounds: LingerBounds = { maxBytes: 16 * 1024 * 1024, maxMs: 30_000, idleMs: 5_000 };
 
 /**
  * Answers, then ends the connection the way nginx's lingering close does. Closing a socket with unread
@@ -103,13 +114,21 @@ export function closeAfterLingering(req: Request, res: Response, bounds: LingerB
   if (req.complete) return;
   const socket = req.socket;
   const cut = () => socket.destroy();
-  const timer = setTimeout(cut, bounds.maxMs);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
+  const whole = setTimeout(cut, bounds.maxMs);
+  let idle = setTimeout(cut, bounds.idleMs);
+  whole.unref();
+  idle.unref();
+  socket.once('close', () => {
+    clearTimeout(whole);
+    clearTimeout(idle);
+  });
   let discarded = 0;
   req.on('data', (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded > bounds.maxBytes) cut();
+    if (discarded > bounds.maxBytes) return cut();
+    clearTimeout(idle);
+    idle = setTimeout(cut, bounds.idleMs);
+    idle.unref();
   });
   req.resume();
   // Node calls destroySoon once a "Connection: close" response is sent; wait for the body's end first.
@@ -159,6 +178,11 @@ export function errorHandler(logger: Logger) {
     }
     if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
       sendError(res, bodyError.status, 'bad_request', 'the request could not be read');
+      return;
+    }
+    if (isStorageFull(err)) {
+      log.error({ err }, 'storage full');
+      sendError(res, 507, 'insufficient_storage', 'there is no room left to store this; reading still works');
       return;
     }
     log.error({ err }, 'unhandled error');

@@ -9,6 +9,7 @@ export * from './health';
 export * from './http';
 export * from './shutdown';
 export * from './server';
+export * from './circuit-breaker';
 export * from './ip-allowlist';
 export * from './auth/principal';
 export * from './auth/verifier';

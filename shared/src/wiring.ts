@@ -34,6 +34,8 @@ export const commonConfigShape = {
   ...serverTimeoutsConfigShape,
   /** /readyz fails while the event loop's p99 delay (last second) is over this; 0 = not checked. */
   READY_MAX_EVENT_LOOP_DELAY_MS: setting.nonNegativeInt(0),
+  /** /readyz reports the disk as full below this much free space where the process writes. */
+  MIN_FREE_DISK_BYTES: setting.nonNegativeInt(64 * 1024 * 1024),
   DATA_DIR: z.string().min(1).default('./data'),
   METADATA_STORE: z.enum(['sqlite', 'mongo']).default('sqlite'),
   SQLITE_PATH: z.string().min(1).optional(),
@@ -45,8 +47,19 @@ export const commonConfigShape = {
 type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
 
 /** The HTTP shell's settings, read from the common config in one place for every entry point. */
-export function shellSettings(config: CommonConfig): Pick<ShellDeps, 'trustProxy' | 'maxEventLoopDelayMs'> {
-  return { trustProxy: config.TRUST_PROXY, maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS };
+export function shellSettings(
+  config: CommonConfig & { BLOB_STORE?: string; BLOB_DIR?: string; UPLOAD_TMP_DIR?: string },
+): Omit<ShellDeps, 'lifecycle'> {
+  const dataDir = resolve(config.DATA_DIR);
+  const storageDirs = [dataDir];
+  if (config.BLOB_STORE === 'filesystem') storageDirs.push(resolve(config.BLOB_DIR ?? join(dataDir, 'blobs')));
+  if (config.UPLOAD_TMP_DIR) storageDirs.push(resolve(config.UPLOAD_TMP_DIR));
+  return {
+    trustProxy: config.TRUST_PROXY,
+    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
+    storageDirs,
+    minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
+  };
 }
 
 /** Adds the cross-field rules: an adapter that needs a server needs its URL. */
@@ -142,13 +155,15 @@ export const decodeLimitsConfigShape = {
 export const verifierConfigShape = {
   ...tokenClaimsConfigShape,
   JWKS_URL: z.url().default('http://users:8081/.well-known/jwks.json'),
+  /** The last key set fetched, kept so a restart while users is down still verifies tokens. */
+  JWKS_CACHE_FILE: z.string().min(1).optional(),
   /** Where the account behind a token is checked (GET /users/me with the caller's token). */
   USERS_URL: z.url().default('http://users:8081'),
   /** How long an account's status is remembered: a disabled account's tokens stop within this. */
   ACCOUNT_CHECK_CACHE_MS: setting.nonNegativeInt(5_000),
   USERS_TIMEOUT_MS: setting.positiveInt(2_000),
 };
-type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>>;
+type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>> & { DATA_DIR?: string };
 
 /** Tokens checked with the users service's published keys, and the account behind them with users itself. */
 export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
@@ -156,7 +171,11 @@ export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
     createAccessTokenVerifier({
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
-      keys: remoteSigningKeys(config.JWKS_URL),
+      keys: remoteSigningKeys({
+        url: config.JWKS_URL,
+        cacheFile: config.JWKS_CACHE_FILE ?? join(resolve(config.DATA_DIR ?? './data'), 'jwks-cache.json'),
+        timeoutMs: config.USERS_TIMEOUT_MS,
+      }),
     }),
     usersServiceAccountLookup({
       usersUrl: config.USERS_URL,

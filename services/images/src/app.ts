@@ -61,6 +61,8 @@ export function createApp(deps: ImagesDeps & ShellDeps): Express {
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
+    storageDirs: deps.storageDirs,
+    minFreeDiskBytes: deps.minFreeDiskBytes,
     readiness: [
       { name: 'metadata', check: () => deps.store.ping() },
       { name: 'blobs', check: () => deps.blobs.ping() },

@@ -6,6 +6,7 @@ import {
   type AccessTokenVerifier,
   type BlobStore,
   type EventBus,
+  type ReadinessCheck,
   type ShellDeps,
   type Logger,
   type Metrics,
@@ -35,6 +36,10 @@ export const inferencePathPrefixes = [...predictionPathPrefixes, ...openInferenc
 export const inferenceOwnBodyPaths = openInferencePathPrefixes;
 
 const serviceVersion: string = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
+/** What the standalone app also reports in /readyz: the neighbours it calls (e.g. images' circuit). */
+export interface NeighbourChecks {
+  neighbours?: ReadinessCheck[];
+}
 
 export interface InferenceService {
   router: Router;
@@ -120,7 +125,10 @@ export async function startInferenceBackground(
 }
 
 /** The inference service as a standalone HTTP app. */
-export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; service: InferenceService } {
+export function createApp(deps: InferenceDeps & NeighbourChecks & ShellDeps): {
+  app: Express;
+  service: InferenceService;
+} {
   const service = createInferenceService(deps);
   const app = createHttpApp({
     name: 'inference',
@@ -130,9 +138,12 @@ export function createApp(deps: InferenceDeps & ShellDeps): { app: Express; serv
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
     ownBodyPaths: inferenceOwnBodyPaths,
+    storageDirs: deps.storageDirs,
+    minFreeDiskBytes: deps.minFreeDiskBytes,
     readiness: [
       { name: 'model', check: () => service.runtime.check() },
       { name: 'metadata', check: () => deps.store.ping() },
+      ...(deps.neighbours ?? []),
     ],
     mount: (a) => a.use(service.router),
   });

@@ -1,10 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { decodeLimitsConfigShape, setting } from '@capcheck/shared';
+import { CircuitBreaker, decodeLimitsConfigShape, setting } from '@capcheck/shared';
 
 /** The models that ship with the repository: `<repo>/models`, from src or dist alike. */
 export const bundledModelDir = join(__dirname, '..', '..', '..', 'models');
+
+export type InferenceConfig = z.output<z.ZodObject<typeof inferenceConfigShape>>;
 
 export const inferenceConfigShape = {
   MODEL_DIR: z.string().min(1).default(bundledModelDir),
@@ -28,6 +30,17 @@ export const inferenceConfigShape = {
   OPEN_INFERENCE_MAX_BODY_BYTES: setting.positiveInt(8 * 1024 * 1024),
   /** Compute predictions when images are uploaded (image.uploaded events), ahead of the first request. */
   INFERENCE_PRECOMPUTE: setting.boolean(true),
+  /** Deadline of each call to the images service (inference deployed alone). */
+  IMAGES_TIMEOUT_MS: setting.positiveInt(2_000),
+  /** Failed calls in a row that open the circuit to images, and how long it then fails fast. */
+  IMAGES_BREAKER_FAILURES: setting.positiveInt(5),
+  IMAGES_BREAKER_OPEN_MS: setting.positiveInt(5_000),
 };
 
-export type InferenceConfig = z.output<z.ZodObject<typeof inferenceConfigShape>>;
+/** The circuit to the images service, as configured. */
+export const imagesBreakerOf = (config: InferenceConfig): CircuitBreaker =>
+  new CircuitBreaker({
+    name: 'images',
+    failureThreshold: config.IMAGES_BREAKER_FAILURES,
+    openMs: config.IMAGES_BREAKER_OPEN_MS,
+  });

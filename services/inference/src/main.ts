@@ -19,7 +19,7 @@ import {
   withAdapterRules,
 } from '@capcheck/shared';
 import { createApp, startInferenceBackground } from './app';
-import { inferenceConfigShape } from './config';
+import { imagesBreakerOf, inferenceConfigShape } from './config';
 import { httpImageSource } from './data-access/image-source-http';
 import { openInferenceStore } from './data-access/store';
 
@@ -44,11 +44,17 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   const events = await openEventBus(config, logger, metrics);
   const lifecycle = new Lifecycle();
+  const imagesBreaker = imagesBreakerOf(config);
   const { app, service } = createApp({
     config,
     store,
     blobs,
-    imageSource: httpImageSource({ baseUrl: config.IMAGES_URL }),
+    imageSource: httpImageSource({
+      baseUrl: config.IMAGES_URL,
+      timeoutMs: config.IMAGES_TIMEOUT_MS,
+      breaker: imagesBreaker,
+    }),
+    neighbours: [{ name: 'images', check: () => imagesBreaker.check() }],
     verifier: remoteVerifier(config),
     logger,
     metrics,

@@ -98,6 +98,8 @@ export function createApp(deps: UsersDeps & HttpDeps): Express {
     lifecycle: deps.lifecycle,
     trustProxy: deps.trustProxy,
     maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
+    storageDirs: deps.storageDirs,
+    minFreeDiskBytes: deps.minFreeDiskBytes,
     readiness: [
       { name: 'metadata', check: () => deps.store.ping() },
       { name: 'rate-limits', check: () => deps.rateLimiters.ping() },

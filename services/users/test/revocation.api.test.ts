@@ -1,15 +1,5 @@
-import { z } from 'zod';
-import {
-  createLogger,
-  createMetrics,
-  Lifecycle,
-  loadConfig,
-  remoteVerifier,
-  verifierConfigShape,
-} from '@capcheck/shared';
-import { createApp as createImagesApp, imagesConfigShape } from '@capcheck/images';
-import { signUp, startLocal, type LocalSystem } from '../../../test-support/local';
-import { client, listen, uniqueEmail, type Started } from '../../../test-support/http';
+import { signUp, startLocal, startStandaloneImages, type LocalSystem } from '../../../test-support/local';
+import { client, uniqueEmail, type Started } from '../../../test-support/http';
 import { waitFor } from '../../../test-support/poll';
 
 /**
@@ -62,23 +52,7 @@ test('a disabled admin and a disabled user are refused on every route of the loc
 describe('a separately deployed service (images, verifying through users)', () => {
   let images: Started;
   beforeAll(async () => {
-    const config = loadConfig(z.object({ ...verifierConfigShape, ...imagesConfigShape }), {
-      JWKS_URL: `${sys.baseUrl}/.well-known/jwks.json`,
-      USERS_URL: sys.baseUrl,
-      ACCOUNT_CHECK_CACHE_MS: '300',
-    });
-    const app = createImagesApp({
-      config,
-      store: sys.stores.images,
-      blobs: sys.blobs,
-      events: sys.events,
-      verifier: remoteVerifier(config),
-      logger: createLogger({ service: 'images', level: 'silent' }),
-      metrics: createMetrics(),
-      lifecycle: new Lifecycle(),
-      trustProxy: false,
-    });
-    images = await listen(app);
+    images = await startStandaloneImages(sys, sys.baseUrl, { ACCOUNT_CHECK_CACHE_MS: '300' });
   });
   afterAll(() => images.close());
 

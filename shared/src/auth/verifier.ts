@@ -1,4 +1,7 @@
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../errors';
 import type { ApiKeyId, UserId } from '../ids';
@@ -69,11 +72,81 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
 }
 
 /**
- * Keys from the users service's JWKS endpoint. jose caches them and refetches (rate-limited) when a
- * token names a `kid` it has not seen, which is how key rotation reaches every replica.
+ * Keys from the users service's JWKS endpoint, kept on disk too: a process that starts while users is
+ * down verifies tokens with the key set it saved last time (or one an operator put in the file).
+ * A token naming an unknown `kid` triggers at most one fetch per `cooldownMs`, shared by every caller
+ * meanwhile, each bounded by `timeoutMs`; the set is refreshed in the background after `maxAgeMs`.
  */
-export const remoteSigningKeys = (jwksUrl: string): JWTVerifyGetKey =>
-  createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 });
+export function remoteSigningKeys(options: {
+  url: string;
+  cacheFile?: string;
+  timeoutMs?: number;
+  cooldownMs?: number;
+  maxAgeMs?: number;
+}): JWTVerifyGetKey {
+  const { url, cacheFile } = options;
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const cooldownMs = options.cooldownMs ?? 30_000;
+  const maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
+  let keySet: JWTVerifyGetKey | undefined;
+  let fetchedAt = 0;
+  let attemptedAt = 0;
+  let pending: Promise<void> | undefined;
+
+  const use = (jwks: JSONWebKeySet) => {
+    keySet = createLocalJWKSet(jwks);
+  };
+  if (cacheFile) {
+    try {
+      use(jwksSchema.parse(JSON.parse(readFileSync(cacheFile, 'utf8'))) as JSONWebKeySet);
+    } catch {
+      // no saved key set yet (or an unreadable one): the first token fetches it
+    }
+  }
+  const refresh = () =>
+    (pending ??= (async () => {
+      attemptedAt = Date.now();
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        if (!res.ok) return;
+        const jwks = jwksSchema.parse(await res.json()) as JSONWebKeySet;
+        use(jwks);
+        fetchedAt = Date.now();
+        if (cacheFile) await saveAtomically(cacheFile, JSON.stringify(jwks)).catch(() => undefined);
+      } catch {
+        // users unreachable or a bad answer: keep what we have; the cooldown bounds the next try
+      } finally {
+        pending = undefined;
+      }
+    })());
+
+  return async (header, token) => {
+    if (!keySet) await refresh();
+    else if (Date.now() - fetchedAt > maxAgeMs && Date.now() - attemptedAt > cooldownMs) void refresh();
+    if (!keySet) throw new Error('no key set: the users service has not been reached yet');
+    try {
+      return await keySet(header, token);
+    } catch (err) {
+      const unknownKid = (err as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY';
+      if (!unknownKid) throw err;
+      // A fetch under way (e.g. the background refresh of a key set loaded from a stale file) may bring it.
+      if (pending) await pending;
+      else if (Date.now() - attemptedAt < cooldownMs) throw err;
+      else await refresh();
+      return keySet(header, token);
+    }
+  };
+}
+
+/** Just enough to refuse something that is not a key set; jose checks each key when it imports it. */
+const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string() })).min(1) });
+
+async function saveAtomically(file: string, content: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, content);
+  await rename(temporary, file);
+}
 
 /**
  * Keys held in the same process (the local all-in-one process). The key set is rebuilt only when the

@@ -1,4 +1,11 @@
-import { AppError, type Caller, type ErrorKind, type ImageFormat, type ImageId } from '@capcheck/shared';
+import {
+  AppError,
+  CircuitBreaker,
+  type Caller,
+  type ErrorKind,
+  type ImageFormat,
+  type ImageId,
+} from '@capcheck/shared';
 import type { DescribedImage, ImageSource, SourcedImage } from '../domain/ports';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
@@ -9,35 +16,50 @@ const refusals: Record<number, ErrorKind> = {
   422: 'unprocessable',
 };
 
+/** The images service's own words for a picture it will not take (415, 413, 422, 400). */
+async function refusalOf(res: Response, kind: ErrorKind): Promise<AppError> {
+  const body = (await res.json().catch(() => ({}))) as { error?: { code?: unknown; message?: unknown } };
+  const { code, message } = body.error ?? {};
+  return new AppError(
+    kind,
+    typeof code === 'string' ? code : 'refused',
+    typeof message === 'string' ? message : 'the images service refused the picture',
+  );
+}
+
 /**
  * Reads through the images service's public API with the caller's own Bearer token: no internal
  * credentials exist that could read someone else's image. The ETag is the sha256 of the bytes.
  */
-export function httpImageSource(options: { baseUrl: string; timeoutMs?: number }): ImageSource {
-  const call = async (caller: Caller, path: string, init: RequestInit = {}): Promise<Response | null> => {
+export function httpImageSource(options: {
+  baseUrl: string;
+  /** Each call's deadline. */
+  timeoutMs?: number;
+  /** Fails calls fast while images is down (default: opens after 5 failures, retries after 5 s). */
+  breaker?: CircuitBreaker;
+}): ImageSource {
+  const breaker = options.breaker ?? new CircuitBreaker({ name: 'images', failureThreshold: 5, openMs: 5_000 });
+  const fetchFrom = async (caller: Caller, path: string, init: RequestInit): Promise<Response | null> => {
     let res: Response;
     try {
       res = await fetch(`${options.baseUrl}${path}`, {
         ...init,
         headers: { authorization: `Bearer ${caller.accessToken}` },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 2_000),
       });
     } catch (err) {
       throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer', { cause: err });
     }
     if (res.status === 404) return null;
-    const refusal = refusals[res.status];
-    if (refusal) {
-      // The images service's own words for a picture it will not take (415, 413, 422, 400).
-      const body = (await res.json().catch(() => ({}))) as { error?: { code?: unknown; message?: unknown } };
-      const { code, message } = body.error ?? {};
-      throw new AppError(
-        refusal,
-        typeof code === 'string' ? code : 'refused',
-        typeof message === 'string' ? message : 'the images service refused the picture',
-      );
-    }
+    if (refusals[res.status]) return res; // a refusal is an answer: the neighbour works
     if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);
+    return res;
+  };
+  // A 404 or an answer is the neighbour working; only "did not answer" and 5xx count against it.
+  const call = async (caller: Caller, path: string, init: RequestInit = {}): Promise<Response | null> => {
+    const res = await breaker.run(() => fetchFrom(caller, path, init));
+    const refusal = res && refusals[res.status];
+    if (refusal) throw await refusalOf(res, refusal);
     return res;
   };
   return {

@@ -219,7 +219,11 @@ export class PredictionsDomain {
         scores,
         createdAt: this.deps.clock.now(),
       };
-      await this.deps.predictions.save(record);
+      // The verdict is computed: a cache that cannot take it (a full disk) costs a later recomputation,
+      // not this answer.
+      await this.deps.predictions.save(record).catch((err: unknown) => {
+        this.deps.logger.warn({ err, sha256 }, 'verdict not cached');
+      });
       return record;
     })().finally(() => this.computing.delete(key));
     this.computing.set(key, work);

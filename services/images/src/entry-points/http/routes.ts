@@ -2,7 +2,15 @@ import { readFile, rm } from 'node:fs/promises';
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
-import { AppError, parseId, principalOf, requireAuth, type AccessTokenVerifier, type ImageId } from '@capcheck/shared';
+import {
+  AppError,
+  isStorageFull,
+  parseId,
+  principalOf,
+  requireAuth,
+  type AccessTokenVerifier,
+  type ImageId,
+} from '@capcheck/shared';
 import type { ImageRecord } from '../../domain/ports';
 import type { ImagesDomain } from '../../domain/images';
 
@@ -144,6 +152,8 @@ function singleImageUpload(limits: UploadLimits): RequestHandler {
             return answer(new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'));
         }
       }
+      // The temporary file could not be written: the server's fault, not the body's (507).
+      if (isStorageFull(err)) return answer(err);
       // e.g. busboy's "Malformed part header" for control characters in a file name
       answer(new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read'));
     });
