@@ -1,36 +1,23 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { z } from 'zod';
 import {
-  createFilesystemBlobStore,
-  createLogger,
-  createMemoryRateLimiters,
-  createMetrics,
-  defaultSqlitePath,
-  Lifecycle,
+  createShell,
   loadConfig,
-  openEventBus,
   serverTimeouts,
+  shellConfigShape,
   type BlobStore,
   type EventBus,
   type RateLimiterFactory,
-  remoteVerifier,
-  verifierConfigShape,
 } from '@capcheck/shared';
-import {
-  bcryptHasher,
-  createSqliteUsersStore,
-  createSigningKeyRing,
-  generateSigningJwks,
-  importSigningKeys,
-  type SigningKeyRing,
-} from '@capcheck/users';
-import { createLocalApp, localConfigSchema, type LocalDeps } from '@capcheck/local';
+import type { UsersStore } from '@capcheck/users';
+import { imagesSettingsShape, openImagesModule, type ImagesStore } from '@capcheck/images';
+import type { InferenceService, InferenceStore } from '@capcheck/inference';
+import { localConfigSchema, openLocalModules } from '@capcheck/local';
 import type { Express } from 'express';
-import { createApp as createImagesApp, createSqliteImagesStore, imagesConfigShape } from '@capcheck/images';
-import { z } from 'zod';
-import { createSqliteInferenceStore, type InferenceService } from '@capcheck/inference';
-import { client, listen, type Client, type Started } from './http';
+import { client, type Client, type Started } from './http';
+import { serveModules, testDefaults, type RunningModules } from './services';
 
 export interface LocalSystem extends Started {
   app: Express;
@@ -38,15 +25,14 @@ export interface LocalSystem extends Started {
   blobs: BlobStore;
   events: EventBus;
   api: Client;
-  stores: LocalDeps['stores'];
-  keyRing: SigningKeyRing;
-  lifecycle: Lifecycle;
+  stores: { users: UsersStore; images: ImagesStore; inference: InferenceStore };
   dataDir: string;
 }
 
 /**
- * The whole local process, in-process on a random port, on its embedded adapters in a fresh temp
- * directory. `env` overrides settings exactly as the environment would.
+ * The whole local process (its "all" target, as `local/src/main.ts` opens it), in-process on a random
+ * port, on its embedded adapters in a fresh temp directory (or the one given). `env` overrides
+ * settings exactly as the environment would; `adapters` replaces the bus or the blob store.
  */
 export async function startLocal(
   env: Record<string, string> = {},
@@ -55,59 +41,28 @@ export async function startLocal(
 ): Promise<LocalSystem> {
   const config = loadConfig(localConfigSchema, {
     DATA_DIR: dataDir,
-    BCRYPT_COST: '4',
-    LOG_LEVEL: 'silent',
     REGISTRATIONS_PER_IP_PER_HOUR: '10000',
     LOGIN_ATTEMPTS_PER_IP: '10000',
-    INFERENCE_WORKERS: '1',
+    ...testDefaults,
     ...env,
   });
-  const sqlitePath = defaultSqlitePath(dataDir);
-  const stores = {
-    users: createSqliteUsersStore(sqlitePath),
-    images: createSqliteImagesStore(sqlitePath),
-    inference: createSqliteInferenceStore(sqlitePath),
-  };
-  const keyRing = createSigningKeyRing(
-    await importSigningKeys(config.JWT_SIGNING_KEYS ?? JSON.stringify(await generateSigningJwks())),
-    { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-  );
-  const lifecycle = new Lifecycle();
-  const blobs = adapters.blobs ?? (await createFilesystemBlobStore(join(dataDir, 'blobs')));
-  const logger = createLogger({ service: 'test', level: 'silent' });
-  const metrics = createMetrics();
-  const events = adapters.events ?? (await openEventBus(config, logger, metrics));
-  const { app, inference } = createLocalApp({
-    blobs,
-    events,
-    config,
-    stores,
-    rateLimiters: adapters.rateLimiters ?? createMemoryRateLimiters(),
-    keyRing,
-    passwords: bcryptHasher(config.BCRYPT_COST),
-    logger,
-    metrics,
-    lifecycle,
-  });
-  await inference.runtime.ready;
-  const started = await listen(app, serverTimeouts(config));
+  const shell = createShell(config, 'test');
+  const modules = await openLocalModules(config, shell, adapters);
+  await modules.inference.service.runtime.ready;
+  const running = await serveModules('local', shell, modules.all, serverTimeouts(config));
   return {
-    ...started,
-    app,
-    inference,
-    blobs,
-    events,
-    api: client(started.baseUrl),
-    stores,
-    keyRing,
-    lifecycle,
+    ...running,
+    api: client(running.baseUrl),
+    inference: modules.inference.service,
+    blobs: modules.images.blobs,
+    events: modules.events,
+    stores: { users: modules.users.store, images: modules.images.store, inference: modules.inference.store },
     dataDir,
     async close() {
-      await started.close();
-      await inference.runtime.close();
-      await events.close();
-      await blobs.close();
-      await Promise.all([stores.users.close(), stores.images.close(), stores.inference.close()]);
+      await running.close();
+      // What the test handed in is closed too: every test's system ends with it.
+      await adapters.events?.close();
+      await adapters.blobs?.close();
     },
   };
 }
@@ -123,25 +78,22 @@ export async function startStandaloneImages(
   sys: LocalSystem,
   usersUrl: string,
   env: Record<string, string> = {},
-): Promise<Started> {
-  const config = loadConfig(z.object({ ...verifierConfigShape, ...imagesConfigShape }), {
+): Promise<RunningModules> {
+  const config = loadConfig(z.object({ ...shellConfigShape, ...imagesSettingsShape }), {
+    LOG_LEVEL: 'silent',
+    DATA_DIR: sys.dataDir,
     JWKS_URL: `${usersUrl}/.well-known/jwks.json`,
     USERS_URL: usersUrl,
     // Its own key-set file, never one left behind by another run.
     JWKS_CACHE_FILE: join(mkdtempSync(join(tmpdir(), 'capcheck-jwks-')), 'jwks-cache.json'),
     ...env,
   });
-  return listen(
-    createImagesApp({
-      config,
-      store: sys.stores.images,
-      blobs: sys.blobs,
-      events: sys.events,
-      verifier: remoteVerifier(config),
-      logger: createLogger({ service: 'images', level: 'silent' }),
-      metrics: createMetrics(),
-      lifecycle: new Lifecycle(),
-      trustProxy: false,
-    }),
-  );
+  const shell = createShell(config, 'images');
+  // The local system's adapters: this process opens none of its own, so closing it closes none of them.
+  const images = await openImagesModule(config, shell, {
+    store: sys.stores.images,
+    blobs: sys.blobs,
+    events: sys.events,
+  });
+  return serveModules('images', shell, [images]);
 }

@@ -1,117 +1,104 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Express } from 'express';
+import { z } from 'zod';
 import {
-  commonConfigShape,
   createAccessTokenVerifier,
-  createFilesystemBlobStore,
-  createLogger,
-  createMemoryRateLimiters,
-  createMetrics,
-  defaultSqlitePath,
+  createModulesApp,
+  createShell,
   eventsConfigShape,
-  Lifecycle,
   loadConfig,
   localSigningKeys,
   newId,
   openEventBus,
+  shellConfigShape,
   type AccessTokenVerifier,
   type BlobStore,
   type EventBus,
+  type Module,
   type Principal,
   type Role,
+  type ServerTimeouts,
+  type Shell,
   type UserId,
 } from '@capcheck/shared';
 import {
-  bcryptHasher,
-  createApp as createUsersApp,
   createSigningKeyRing,
-  createSqliteUsersStore,
   generateSigningJwks,
   importSigningKeys,
-  usersConfigShape,
-  type SigningKeyRing,
+  openUsersModule,
+  usersSettingsShape,
   type UsersStore,
 } from '@capcheck/users';
+import { imagesSettingsShape, openImagesModule, type ImagesStore } from '@capcheck/images';
 import {
-  createApp as createImagesApp,
-  createSqliteImagesStore,
-  imagesConfigShape,
-  type ImagesStore,
-} from '@capcheck/images';
-import {
-  createApp as createInferenceApp,
-  createSqliteInferenceStore,
-  httpImageSource,
-  imagesBreakerOf,
-  inferenceConfigShape,
+  inferenceSettingsShape,
+  openInferenceModule,
   type InferenceService,
   type InferenceStore,
 } from '@capcheck/inference';
-import { z } from 'zod';
 import { client, listen, type Client, type Started } from './http';
 import { tcpProxy, type TcpProxy } from './tcp-proxy';
 
-/** One service's HTTP app, listening on a random loopback port. */
-export interface RunningService extends Started {
+/**
+ * Settings every test system starts with: quiet, cheap password hashing, one inference worker, and
+ * no precomputing on upload (a test that wants a first answer computed on request gets it).
+ */
+export const testDefaults = {
+  LOG_LEVEL: 'silent',
+  BCRYPT_COST: '4',
+  INFERENCE_WORKERS: '1',
+  INFERENCE_PRECOMPUTE: 'false',
+};
+
+/** One process's modules listening on a random loopback port, closed (in reverse) with it. */
+export interface RunningModules extends Started {
+  app: Express;
   api: Client;
 }
 
-const silent = () => createLogger({ service: 'test', level: 'silent' });
-const tempDataDir = () => mkdtempSync(join(tmpdir(), 'capcheck-test-'));
-const testDefaults = { LOG_LEVEL: 'silent', BCRYPT_COST: '4', INFERENCE_WORKERS: '1' };
-
-async function serveApp(app: Parameters<typeof listen>[0]): Promise<RunningService> {
-  const started = await listen(app);
-  return { ...started, api: client(started.baseUrl) };
-}
-
-async function newKeyRing(config: { JWT_SIGNING_KEYS?: string | undefined; JWT_ISSUER: string; JWT_AUDIENCE: string }) {
-  return createSigningKeyRing(
-    await importSigningKeys(config.JWT_SIGNING_KEYS ?? JSON.stringify(await generateSigningJwks())),
-    { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-  );
-}
-
-export interface UsersSystem extends RunningService {
-  store: UsersStore;
-  keyRing: SigningKeyRing;
-}
-
-/** The users service alone, on its real adapters (SQLite in a fresh temp directory). */
-export async function startUsers(env: Record<string, string> = {}): Promise<UsersSystem> {
-  const dataDir = tempDataDir();
-  const config = loadConfig(z.object({ ...commonConfigShape, ...usersConfigShape }), {
-    DATA_DIR: dataDir,
-    REGISTRATIONS_PER_IP_PER_HOUR: '10000',
-    LOGIN_ATTEMPTS_PER_IP: '10000',
-    ...testDefaults,
-    ...env,
-  });
-  const store = createSqliteUsersStore(defaultSqlitePath(dataDir));
-  const keyRing = await newKeyRing(config);
-  const running = await serveApp(
-    createUsersApp({
-      config,
-      store,
-      rateLimiters: createMemoryRateLimiters(),
-      keyRing,
-      passwords: bcryptHasher(config.BCRYPT_COST),
-      logger: silent(),
-      metrics: createMetrics(),
-      lifecycle: new Lifecycle(),
-      trustProxy: false,
-    }),
-  );
+export async function serveModules(
+  name: string,
+  shell: Shell,
+  modules: readonly Module[],
+  timeouts?: ServerTimeouts,
+): Promise<RunningModules> {
+  const app = createModulesApp(name, shell, modules);
+  const started = await listen(app, timeouts);
   return {
-    ...running,
-    store,
-    keyRing,
+    ...started,
+    app,
+    api: client(started.baseUrl),
     async close() {
-      await running.close();
-      await store.close();
+      await started.close();
+      for (const closer of modules.flatMap((m) => m.closers).reverse()) await closer.close();
     },
   };
+}
+
+const tempDataDir = () => mkdtempSync(join(tmpdir(), 'capcheck-test-'));
+
+/** A service's settings and the shell's, with the test defaults under `env` (embedded adapters only). */
+function settingsOf<S extends z.ZodRawShape>(shape: S, env: Record<string, string>) {
+  return loadConfig(z.object({ ...shellConfigShape, ...shape }), { ...testDefaults, ...env });
+}
+
+export interface UsersSystem extends RunningModules {
+  store: UsersStore;
+}
+
+/** The users service alone, as its own process opens it, on SQLite in a fresh temp directory. */
+export async function startUsers(env: Record<string, string> = {}): Promise<UsersSystem> {
+  const config = settingsOf(usersSettingsShape, {
+    DATA_DIR: tempDataDir(),
+    REGISTRATIONS_PER_IP_PER_HOUR: '10000',
+    LOGIN_ATTEMPTS_PER_IP: '10000',
+    ...env,
+  });
+  const shell = createShell(config, 'users');
+  const users = await openUsersModule(config, shell);
+  return { ...(await serveModules('users', shell, [users])), store: users.store };
 }
 
 /** A signed-in user as a service other than users sees one: an id and a real access token. */
@@ -134,14 +121,10 @@ export interface TokenIssuer {
  * tokens from a key ring of its own, and the verifier that trusts exactly that ring.
  */
 export async function testTokenIssuer(): Promise<TokenIssuer> {
-  const claims = { JWT_ISSUER: 'capcheck', JWT_AUDIENCE: 'capcheck-api' };
-  const keyRing = await newKeyRing(claims);
+  const claims = { issuer: 'capcheck', audience: 'capcheck-api' };
+  const keyRing = createSigningKeyRing(await importSigningKeys(JSON.stringify(await generateSigningJwks())), claims);
   return {
-    verifier: createAccessTokenVerifier({
-      issuer: claims.JWT_ISSUER,
-      audience: claims.JWT_AUDIENCE,
-      keys: localSigningKeys(() => keyRing.publicJwks()),
-    }),
+    verifier: createAccessTokenVerifier({ ...claims, keys: localSigningKeys(() => keyRing.publicJwks()) }),
     tokenFor: (principal) => keyRing.sign(principal, 900),
     async signUp(role: Role = 'user') {
       const id = newId<UserId>();
@@ -150,7 +133,7 @@ export async function testTokenIssuer(): Promise<TokenIssuer> {
   };
 }
 
-export interface ImagesSystem extends RunningService {
+export interface ImagesSystem extends RunningModules {
   store: ImagesStore;
   blobs: BlobStore;
   events: EventBus;
@@ -158,76 +141,39 @@ export interface ImagesSystem extends RunningService {
   signUp: TokenIssuer['signUp'];
 }
 
-async function imagesService(
-  env: Record<string, string>,
-  shared: { dataDir: string; blobs: BlobStore; events: EventBus; verifier: AccessTokenVerifier },
-) {
-  const config = loadConfig(z.object(imagesConfigShape), env);
-  const store = createSqliteImagesStore(defaultSqlitePath(shared.dataDir));
-  const running = await serveApp(
-    createImagesApp({
-      config,
-      store,
-      blobs: shared.blobs,
-      events: shared.events,
-      verifier: shared.verifier,
-      logger: silent(),
-      metrics: createMetrics(),
-      lifecycle: new Lifecycle(),
-      trustProxy: false,
-    }),
-  );
-  return {
-    ...running,
-    store,
-    async close() {
-      await running.close();
-      await store.close();
-    },
-  };
-}
-
-/** The given bus, or the one the settings name; its dead-letter counts go to `metrics`. */
-const eventsFor = async (
-  env: Record<string, string>,
-  given: EventBus | undefined,
-  metrics = createMetrics(),
-): Promise<EventBus> => given ?? openEventBus(loadConfig(z.object(eventsConfigShape), env), silent(), metrics);
-
 /**
- * The images service alone, on its real adapters (SQLite and blob files in a fresh temp directory,
- * in-process events unless given), trusting tokens from a test issuer.
+ * The images service alone, as its own process opens it (SQLite and blob files in a fresh temp
+ * directory, the bus its settings name unless one is given), trusting tokens from a test issuer.
  */
 export async function startImages(
   env: Record<string, string> = {},
-  adapters: { events?: EventBus } = {},
+  given: { events?: EventBus } = {},
 ): Promise<ImagesSystem> {
   const dataDir = tempDataDir();
   const tokens = await testTokenIssuer();
-  const blobs = await createFilesystemBlobStore(join(dataDir, 'blobs'));
-  const events = await eventsFor(env, adapters.events);
-  const images = await imagesService(env, { dataDir, blobs, events, verifier: tokens.verifier });
+  const config = settingsOf(imagesSettingsShape, { DATA_DIR: dataDir, ...env });
+  const shell = createShell(config, 'images');
+  const images = await openImagesModule(config, shell, { ...given, verifier: tokens.verifier });
+  const running = await serveModules('images', shell, [images]);
   return {
-    ...images,
-    blobs,
-    events,
+    ...running,
+    store: images.store,
+    blobs: images.blobs,
+    events: images.events,
     dataDir,
     signUp: tokens.signUp,
     async close() {
-      await images.close();
-      await events.close();
-      await blobs.close();
+      await running.close();
+      await given.events?.close();
     },
   };
 }
 
-export interface InferenceSystem extends RunningService {
-  /** The inference service's routes (/predict, /models, prediction logs). */
-  api: Client;
+export interface InferenceSystem extends RunningModules {
   store: InferenceStore;
   inference: InferenceService;
   /** The images service it reads from over HTTP with the caller's token, as in production. */
-  images: RunningService & { store: ImagesStore };
+  images: RunningModules & { store: ImagesStore };
   blobs: BlobStore;
   events: EventBus;
   signUp: TokenIssuer['signUp'];
@@ -237,50 +183,39 @@ export interface InferenceSystem extends RunningService {
 }
 
 /**
- * The inference service alone on its real adapters, reading images over HTTP from an images service
- * of its own (both on random ports, sharing the blob directory and the event bus as in production).
- * Background consumers are not started: tests that need them start them.
+ * The inference service alone, as its own process opens it, reading images over HTTP from an images
+ * service of its own. Each is its own module on its own port; they share the data directory (so the
+ * blob files) and, as separate processes share a broker, the event bus.
  */
 export async function startInference(
   env: Record<string, string> = {},
-  adapters: { events?: EventBus; imagesLine?: boolean } = {},
+  given: { events?: EventBus; imagesLine?: boolean } = {},
 ): Promise<InferenceSystem> {
   const dataDir = tempDataDir();
   const tokens = await testTokenIssuer();
-  const blobs = await createFilesystemBlobStore(join(dataDir, 'blobs'));
-  // The consumers are inference's, so the bus reports to inference's metrics.
-  const metrics = createMetrics();
-  const events = await eventsFor(env, adapters.events, metrics);
-  const images = await imagesService(env, { dataDir, blobs, events, verifier: tokens.verifier });
-  const config = loadConfig(z.object(inferenceConfigShape), { ...testDefaults, ...env });
-  const store = createSqliteInferenceStore(defaultSqlitePath(dataDir));
+  const shell = createShell(settingsOf({}, env), 'inference');
+  // The consumers are inference's, so the bus counts its dead letters in inference's metrics.
+  const events = given.events ?? (await openEventBus(settingsOf(eventsConfigShape, env), shell.logger, shell.metrics));
+  const imagesConfig = settingsOf(imagesSettingsShape, { DATA_DIR: dataDir, ...env });
+  const imagesShell = createShell(imagesConfig, 'images');
+  const imagesModule = await openImagesModule(imagesConfig, imagesShell, { events, verifier: tokens.verifier });
+  const images = await serveModules('images', imagesShell, [imagesModule]);
   // A test that takes images away (hung, down) reaches it through a proxy it controls.
-  const imagesLine = adapters.imagesLine ? await tcpProxy(images.baseUrl) : undefined;
-  const imagesBreaker = imagesBreakerOf(config);
-  const { app, service } = createInferenceApp({
-    config,
-    store,
-    blobs,
-    imageSource: httpImageSource({
-      baseUrl: imagesLine?.url ?? images.baseUrl,
-      timeoutMs: config.IMAGES_TIMEOUT_MS,
-      breaker: imagesBreaker,
-    }),
-    neighbours: [{ name: 'images', check: () => imagesBreaker.check() }],
-    verifier: tokens.verifier,
-    logger: silent(),
-    metrics,
-    lifecycle: new Lifecycle(),
-    trustProxy: false,
+  const imagesLine = given.imagesLine ? await tcpProxy(images.baseUrl) : undefined;
+  const config = settingsOf(inferenceSettingsShape, {
+    DATA_DIR: dataDir,
+    IMAGES_URL: imagesLine?.url ?? images.baseUrl,
+    ...env,
   });
-  await service.runtime.ready;
-  const running = await serveApp(app);
+  const inference = await openInferenceModule(config, shell, { events, verifier: tokens.verifier });
+  await inference.service.runtime.ready;
+  const running = await serveModules('inference', shell, [inference]);
   return {
     ...running,
-    store,
-    inference: service,
-    images,
-    blobs,
+    store: inference.store,
+    inference: inference.service,
+    images: { ...images, store: imagesModule.store },
+    blobs: imagesModule.blobs,
     events,
     signUp: tokens.signUp,
     tokenFor: tokens.tokenFor,
@@ -288,11 +223,8 @@ export async function startInference(
     async close() {
       await imagesLine?.close();
       await running.close();
-      await service.runtime.close();
       await images.close();
       await events.close();
-      await blobs.close();
-      await store.close();
     },
   };
 }

@@ -2,18 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
-import {
-  createFilesystemBlobStore,
-  createLogger,
-  createMemoryRateLimiters,
-  createMetrics,
-  defaultSqlitePath,
-  Lifecycle,
-  listRoutes,
-  loadConfig,
-  openEventBus,
-  statusOfKind,
-} from '@capcheck/shared';
+import { createModulesApp, createShell, listRoutes, loadConfig, openEventBus, statusOfKind } from '@capcheck/shared';
 import { localConfigSchema } from '@capcheck/local';
 import * as users from '@capcheck/users';
 import * as images from '@capcheck/images';
@@ -381,7 +370,6 @@ describe('gateway routes against the routes the services register', () => {
   let closeAll: () => Promise<void> = async () => {};
 
   beforeAll(async () => {
-    // Each service's standalone app (what its container runs), on embedded adapters.
     const dir = mkdtempSync(join(tmpdir(), 'capcheck-gateway-'));
     const config = loadConfig(localConfigSchema, {
       DATA_DIR: dir,
@@ -389,51 +377,21 @@ describe('gateway routes against the routes the services register', () => {
       INFERENCE_WORKERS: '1',
       BCRYPT_COST: '4',
     });
-    const logger = createLogger({ service: 'gateway-test', level: 'silent' });
-    const stores = {
-      users: users.createSqliteUsersStore(defaultSqlitePath(dir)),
-      images: images.createSqliteImagesStore(defaultSqlitePath(dir)),
-      inference: inference.createSqliteInferenceStore(defaultSqlitePath(dir)),
+    // Each service's module, as its own process opens it (events on one in-process bus, so its queues close once).
+    const processShell = createShell(config, 'gateway-test');
+    const events = await openEventBus(config, processShell.logger, processShell.metrics);
+    const modules = {
+      users: await users.openUsersModule(config, processShell),
+      images: await images.openImagesModule(config, processShell, { events }),
+      inference: await inference.openInferenceModule(config, processShell, { events }),
     };
-    const blobs = await createFilesystemBlobStore(join(dir, 'blobs'));
-    const events = await openEventBus(config, logger, createMetrics());
-    const keyRing = users.createSigningKeyRing(
-      await users.importSigningKeys(JSON.stringify(await users.generateSigningJwks())),
-      {
-        issuer: config.JWT_ISSUER,
-        audience: config.JWT_AUDIENCE,
-      },
-    );
-    const base = { config, logger, lifecycle: new Lifecycle(), trustProxy: false };
-    const usersDeps = {
-      ...base,
-      store: stores.users,
-      keyRing,
-      rateLimiters: createMemoryRateLimiters(),
-      passwords: users.bcryptHasher(4),
+    closeAll = async () => {
+      for (const closer of Object.values(modules).flatMap((m) => m.closers)) await closer.close();
+      await events.close();
     };
-    const verifier = users.createUsersService(usersDeps).verifier;
-    const apps: Record<Svc, Express> = {
-      users: users.createApp({ ...usersDeps, metrics: createMetrics() }),
-      images: images.createApp({ ...base, store: stores.images, blobs, events, verifier, metrics: createMetrics() }),
-      inference: (() => {
-        const { app, service } = inference.createApp({
-          ...base,
-          store: stores.inference,
-          blobs,
-          verifier,
-          imageSource: inference.httpImageSource({ baseUrl: 'http://127.0.0.1:9' }),
-          metrics: createMetrics(),
-        });
-        closeAll = async () => {
-          await service.runtime.close();
-          await events.close();
-          await blobs.close();
-          await Promise.all(Object.values(stores).map((store) => store.close()));
-        };
-        return app;
-      })(),
-    };
+    const apps = Object.fromEntries(
+      Object.entries(modules).map(([name, module]) => [name, createModulesApp(name, processShell, [module])]),
+    ) as Record<Svc, Express>;
     const all = Object.fromEntries(Object.entries(apps).map(([n, app]) => [n, listRoutes(app)])) as Record<
       Svc,
       string[]

@@ -1,27 +1,18 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import {
-  blobConfigShape,
-  commonConfigShape,
-  eventsConfigShape,
-  parseAllowlist,
-  setting,
-  withAdapterRules,
-} from '@capcheck/shared';
-import { imagesConfigShape } from '@capcheck/images';
-import { inferenceConfigShape } from '@capcheck/inference';
-import { usersConfigShape } from '@capcheck/users';
+import { listenConfigShape, parseAllowlist, setting, shellConfigShape, withAdapterRules } from '@capcheck/shared';
+import { imagesSettingsShape } from '@capcheck/images';
+import { inferenceSettingsShape } from '@capcheck/inference';
+import { usersSettingsShape } from '@capcheck/users';
 
+/** Every service's settings (the local process runs them all), and the local process's own. */
 export const localConfigSchema = withAdapterRules(
   z.object({
-    ...commonConfigShape,
-    ...usersConfigShape,
-    ...blobConfigShape,
-    ...eventsConfigShape,
-    ...imagesConfigShape,
-    ...inferenceConfigShape,
-    PORT: setting.port(8080),
-    HOST: z.string().default('127.0.0.1'),
+    ...shellConfigShape,
+    ...listenConfigShape(8080, '127.0.0.1'),
+    ...usersSettingsShape,
+    ...imagesSettingsShape,
+    ...inferenceSettingsShape,
     /** The built web page (`pnpm build` writes web/dist); served at `/`. Missing: the process runs API only. */
     WEB_DIR: z.string().default(resolve(__dirname, '..', '..', 'web', 'dist')),
     /** Who may reach /admin/* in the local process (the gateway's allow-list does this in production). */

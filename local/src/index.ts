@@ -1,3 +1,3 @@
-export * from './app';
 export * from './config';
+export * from './modules';
 export * from './image-source';

@@ -18,10 +18,10 @@ const prometheusConfig = yamlOf<{ rule_files: string[]; scrape_configs: ScrapeCo
 );
 const job = (name: string) => prometheusConfig.scrape_configs.find((j) => j.job_name === name);
 
-/** The port a service listens on by default, read from its main.ts (`PORT: setting.port(8081)`). */
+/** The port a service listens on by default, read from its main.ts (`listenConfigShape(8081)`). */
 function defaultPort(service: string): number {
   const main = readFileSync(join(monitoringDir, '..', 'services', service, 'src', 'main.ts'), 'utf8');
-  const port = /PORT: setting\.port\((\d+)\)/.exec(main);
+  const port = /listenConfigShape\((\d+)\)/.exec(main);
   if (!port) throw new Error(`no default PORT in services/${service}/src/main.ts`);
   return Number(port[1]);
 }

@@ -24,6 +24,7 @@ export * from './ports/blobs';
 export * from './ports/events';
 export * from './adapters/rate-limit/rate-limiter-flexible';
 export * from './wiring';
+export * from './boot';
 export * from './routes';
 export * from './adapters/blobs/filesystem';
 export * from './adapters/blobs/s3';

@@ -12,58 +12,45 @@ import type { Logger } from './logger';
 import type { BlobStore } from './ports/blobs';
 import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
 import type { Metrics } from './metrics';
-import type { ShellDeps } from './http';
-import { serverTimeoutsConfigShape } from './server';
 import type { RateLimiterFactory } from './ports/rate-limit';
 
-/** `false` (this process is the edge), `true`, a hop count, or a list of trusted proxy CIDRs. */
-const trustProxySetting = z
-  .string()
-  .default('false')
-  .transform((v): boolean | number | string[] => {
-    if (v === 'true' || v === 'false') return v === 'true';
-    if (/^\d+$/.test(v)) return Number(v);
-    return v.split(',').map((s) => s.trim());
-  });
-
-/** Settings every service reads: logging, proxy trust, shutdown, and which adapter backs each port. */
-export const commonConfigShape = {
-  LOG_LEVEL: setting.logLevel(),
-  TRUST_PROXY: trustProxySetting,
-  SHUTDOWN_TIMEOUT_MS: setting.positiveInt(10_000),
-  ...serverTimeoutsConfigShape,
-  /** /readyz fails while the event loop's p99 delay (last second) is over this; 0 = not checked. */
-  READY_MAX_EVENT_LOOP_DELAY_MS: setting.nonNegativeInt(0),
-  /** /readyz reports the disk as full below this much free space where the process writes. */
-  MIN_FREE_DISK_BYTES: setting.nonNegativeInt(64 * 1024 * 1024),
+/** Where a service keeps its records: SQLite under DATA_DIR (default) or MongoDB. */
+export const storeConfigShape = {
   DATA_DIR: z.string().min(1).default('./data'),
   METADATA_STORE: z.enum(['sqlite', 'mongo']).default('sqlite'),
   SQLITE_PATH: z.string().min(1).optional(),
   MONGO_URL: z.url({ protocol: /^mongodb(\+srv)?$/ }).optional(),
+};
+
+/** Where a process writes (readiness checks their free space): DATA_DIR, the blob directory, uploads. */
+export function storageDirsOf(config: {
+  DATA_DIR: string;
+  BLOB_STORE?: string;
+  BLOB_DIR?: string | undefined;
+  UPLOAD_TMP_DIR?: string | undefined;
+}): string[] {
+  const dataDir = resolve(config.DATA_DIR);
+  const dirs = [dataDir];
+  if (config.BLOB_STORE === 'filesystem') dirs.push(resolve(config.BLOB_DIR ?? join(dataDir, 'blobs')));
+  if (config.UPLOAD_TMP_DIR) dirs.push(resolve(config.UPLOAD_TMP_DIR));
+  return dirs;
+}
+
+/** Where rate-limit counters live: this process (default) or Redis, shared by every replica. */
+export const rateLimitConfigShape = {
   RATE_LIMIT_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 };
 
-type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
-
-/** The HTTP shell's settings, read from the common config in one place for every entry point. */
-export function shellSettings(
-  config: CommonConfig & { BLOB_STORE?: string; BLOB_DIR?: string; UPLOAD_TMP_DIR?: string },
-): Omit<ShellDeps, 'lifecycle'> {
-  const dataDir = resolve(config.DATA_DIR);
-  const storageDirs = [dataDir];
-  if (config.BLOB_STORE === 'filesystem') storageDirs.push(resolve(config.BLOB_DIR ?? join(dataDir, 'blobs')));
-  if (config.UPLOAD_TMP_DIR) storageDirs.push(resolve(config.UPLOAD_TMP_DIR));
-  return {
-    trustProxy: config.TRUST_PROXY,
-    maxEventLoopDelayMs: config.READY_MAX_EVENT_LOOP_DELAY_MS,
-    storageDirs,
-    minFreeDiskBytes: config.MIN_FREE_DISK_BYTES,
-  };
+interface AdapterChoices {
+  METADATA_STORE?: string;
+  MONGO_URL?: string | undefined;
+  RATE_LIMIT_STORE?: string;
+  REDIS_URL?: string | undefined;
 }
 
-/** Adds the cross-field rules: an adapter that needs a server needs its URL. */
-export function withAdapterRules<T extends z.ZodObject<typeof commonConfigShape>>(schema: T) {
+/** Adds the cross-field rules of the adapter settings the schema has: an adapter that needs a server needs its URL. */
+export function withAdapterRules<T extends z.ZodType<AdapterChoices>>(schema: T) {
   return schema.superRefine((c, ctx) => {
     if (c.METADATA_STORE === 'mongo' && !c.MONGO_URL) {
       ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: 'required when METADATA_STORE=mongo' });
@@ -74,7 +61,9 @@ export function withAdapterRules<T extends z.ZodObject<typeof commonConfigShape>
   });
 }
 
-export async function openRateLimiters(config: CommonConfig): Promise<RateLimiterFactory> {
+type RateLimitConfig = z.output<z.ZodObject<typeof rateLimitConfigShape>>;
+
+export async function openRateLimiters(config: RateLimitConfig): Promise<RateLimiterFactory> {
   if (config.RATE_LIMIT_STORE === 'redis' && config.REDIS_URL) return createRedisRateLimiters(config.REDIS_URL);
   return createMemoryRateLimiters();
 }

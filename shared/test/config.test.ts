@@ -2,10 +2,24 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { commonConfigShape, ConfigError, loadConfig, setting, withAdapterRules } from '@capcheck/shared';
+import {
+  ConfigError,
+  loadConfig,
+  rateLimitConfigShape,
+  setting,
+  shellConfigShape,
+  storeConfigShape,
+  withAdapterRules,
+} from '@capcheck/shared';
 
 const schema = withAdapterRules(
-  z.object({ ...commonConfigShape, PORT: setting.port(8080), SECRET: z.string().optional() }),
+  z.object({
+    ...shellConfigShape,
+    ...storeConfigShape,
+    ...rateLimitConfigShape,
+    PORT: setting.port(8080),
+    SECRET: z.string().optional(),
+  }),
 );
 
 test('defaults apply when nothing is set', () => {

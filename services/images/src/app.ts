@@ -1,13 +1,5 @@
-import type { Express, Router } from 'express';
-import {
-  createHttpApp,
-  type AccessTokenVerifier,
-  type BlobStore,
-  type EventBus,
-  type ShellDeps,
-  type Logger,
-  type Metrics,
-} from '@capcheck/shared';
+import type { Router } from 'express';
+import { type AccessTokenVerifier, type BlobStore, type EventBus, type Logger, type Metrics } from '@capcheck/shared';
 import type { ImagesConfig } from './config';
 import { sharpDecoder } from './data-access/sharp-decoder';
 import { ImagesDomain } from './domain/images';
@@ -49,24 +41,4 @@ export function createImagesService(deps: ImagesDeps): { router: Router; domain:
       },
     }),
   };
-}
-
-/** The images service as a standalone HTTP app. */
-export function createApp(deps: ImagesDeps & ShellDeps): Express {
-  const { router } = createImagesService(deps);
-  return createHttpApp({
-    name: 'images',
-    logger: deps.logger,
-    metrics: deps.metrics,
-    lifecycle: deps.lifecycle,
-    trustProxy: deps.trustProxy,
-    maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
-    storageDirs: deps.storageDirs,
-    minFreeDiskBytes: deps.minFreeDiskBytes,
-    readiness: [
-      { name: 'metadata', check: () => deps.store.ping() },
-      { name: 'blobs', check: () => deps.blobs.ping() },
-    ],
-    mount: (app) => app.use(router),
-  });
 }

@@ -1,4 +1,5 @@
 export * from './app';
+export * from './module';
 export * from './config';
 export { imagesPathPrefixes, imageView } from './entry-points/http/routes';
 export { ImagesDomain } from './domain/images';

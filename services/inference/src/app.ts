@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Router, type Express } from 'express';
-import {
-  createHttpApp,
-  type AccessTokenVerifier,
-  type BlobStore,
-  type EventBus,
-  type ReadinessCheck,
-  type ShellDeps,
-  type Logger,
-  type Metrics,
-} from '@capcheck/shared';
+import { Router } from 'express';
+import { type AccessTokenVerifier, type BlobStore, type EventBus, type Logger, type Metrics } from '@capcheck/shared';
 import type { InferenceConfig } from './config';
 import { ModelRuntime } from './data-access/model-runtime';
 import type { ImageSource, InferenceStore } from './domain/ports';
@@ -36,10 +27,6 @@ export const inferencePathPrefixes = [...predictionPathPrefixes, ...openInferenc
 export const inferenceOwnBodyPaths = openInferencePathPrefixes;
 
 const serviceVersion: string = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
-/** What the standalone app also reports in /readyz: the neighbours it calls (e.g. images' circuit). */
-export interface NeighbourChecks {
-  neighbours?: ReadinessCheck[];
-}
 
 export interface InferenceService {
   router: Router;
@@ -99,7 +86,7 @@ export async function startInferenceBackground(
   service: InferenceService,
   events: EventBus,
   logger: Logger,
-  queuePrefix = 'inference',
+  queuePrefix: string,
 ) {
   if (service.precompute) {
     await events.subscribe({
@@ -122,30 +109,4 @@ export async function startInferenceBackground(
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-/** The inference service as a standalone HTTP app. */
-export function createApp(deps: InferenceDeps & NeighbourChecks & ShellDeps): {
-  app: Express;
-  service: InferenceService;
-} {
-  const service = createInferenceService(deps);
-  const app = createHttpApp({
-    name: 'inference',
-    logger: deps.logger,
-    metrics: deps.metrics,
-    lifecycle: deps.lifecycle,
-    trustProxy: deps.trustProxy,
-    maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
-    ownBodyPaths: inferenceOwnBodyPaths,
-    storageDirs: deps.storageDirs,
-    minFreeDiskBytes: deps.minFreeDiskBytes,
-    readiness: [
-      { name: 'model', check: () => service.runtime.check() },
-      { name: 'metadata', check: () => deps.store.ping() },
-      ...(deps.neighbours ?? []),
-    ],
-    mount: (a) => a.use(service.router),
-  });
-  return { app, service };
 }

@@ -35,6 +35,13 @@ export const inferenceConfigShape = {
   /** Failed calls in a row that open the circuit to images, and how long it then fails fast. */
   IMAGES_BREAKER_FAILURES: setting.positiveInt(5),
   IMAGES_BREAKER_OPEN_MS: setting.positiveInt(5_000),
+  /** The consumers' durable queues are `<prefix>.precompute` and `<prefix>.forget`. */
+  INFERENCE_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[\w.-]+$/)
+    .default('inference'),
+  /** Where the images service answers, for reading images with the caller's token. */
+  IMAGES_URL: z.url().default('http://images:8082'),
 };
 
 /** The circuit to the images service, as configured. */

@@ -1,4 +1,5 @@
 export * from './app';
+export * from './module';
 export * from './config';
 export { ModelRuntime } from './data-access/model-runtime';
 export { latestVersion, readModelManifest, ModelLoadError } from './data-access/model-repository';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import { createLogger, createRabbitMqEventBus, type EventBus } from '@capcheck/shared';
-import { startInferenceBackground, type ModelManifest } from '@capcheck/inference';
+import { createInProcessEventBus, createLogger, createRabbitMqEventBus, type EventBus } from '@capcheck/shared';
+import type { ModelManifest } from '@capcheck/inference';
 import { startInference, type InferenceSystem } from '../../../test-support/services';
 import { suiteFor, tcpUnreachable, uploadFile } from '../../../test-support/http';
 import { waitFor } from '../../../test-support/poll';
@@ -41,8 +41,7 @@ async function precomputeAndForget(sys: InferenceSystem) {
 }
 
 test('in-process events: precompute on upload, forget on delete', async () => {
-  const sys = await startInference();
-  const stop = await startInferenceBackground(sys.inference, sys.events, logger);
+  const sys = await startInference({ INFERENCE_PRECOMPUTE: 'true' });
   try {
     // Each consumer's dead-letter count exists from the start, so an alert sees its first step.
     const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
@@ -50,7 +49,6 @@ test('in-process events: precompute on upload, forget on delete', async () => {
       expect(metrics).toContain(`capcheck_events_dead_lettered_total{queue="${queue}",reason="attempts_exhausted"} 0`);
     await precomputeAndForget(sys);
   } finally {
-    stop();
     await sys.close();
   }
 });
@@ -59,21 +57,19 @@ test.each([
   ['true', ['inference.precompute', 'inference.forget']],
   ['false', ['inference.forget']],
 ])('INFERENCE_PRECOMPUTE=%s subscribes %j', async (flag, queues) => {
-  const sys = await startInference({ INFERENCE_PRECOMPUTE: flag });
   const subscribed: string[] = [];
-  const recording: EventBus = { ...sys.events, subscribe: async (s) => void subscribed.push(s.queue) };
-  const stop = await startInferenceBackground(sys.inference, recording, logger);
+  const bus = createInProcessEventBus();
+  const recording: EventBus = { ...bus, subscribe: async (s) => void subscribed.push(s.queue) };
+  const sys = await startInference({ INFERENCE_PRECOMPUTE: flag }, { events: recording });
   try {
     expect(subscribed).toEqual(queues);
   } finally {
-    stop();
     await sys.close();
   }
 });
 
 test('a deleted image whose bytes another image shares keeps its verdict', async () => {
-  const sys = await startInference();
-  const stop = await startInferenceBackground(sys.inference, sys.events, logger);
+  const sys = await startInference({ INFERENCE_PRECOMPUTE: 'true' });
   try {
     const a = await sys.signUp();
     const b = await sys.signUp();
@@ -98,7 +94,6 @@ test('a deleted image whose bytes another image shares keeps its verdict', async
     const res = await sys.api.get(`/predict/${String(second.body.id)}`, { token: b.accessToken });
     expect(res.body).toMatchObject({ cached: true });
   } finally {
-    stop();
     await sys.close();
   }
 });
@@ -107,13 +102,11 @@ const url = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 suiteFor(`inference with RabbitMQ (${url})`, 'rabbitmq', tcpUnreachable(url), () => {
   test('precompute and forget through the broker', async () => {
     const events: EventBus = await createRabbitMqEventBus({ url, logger });
-    const sys = await startInference({}, { events });
     const prefix = `inference-test-${randomUUID()}`;
-    const stop = await startInferenceBackground(sys.inference, events, logger, prefix);
+    const sys = await startInference({ INFERENCE_PRECOMPUTE: 'true', INFERENCE_QUEUE_PREFIX: prefix }, { events });
     try {
       await precomputeAndForget(sys);
     } finally {
-      stop();
       await sys.close();
       const conn = await connect(url);
       const channel = await conn.createChannel();

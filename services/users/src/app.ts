@@ -1,13 +1,8 @@
-import type { Express } from 'express';
 import {
   createAccessTokenVerifier,
-  createHttpApp,
   localSigningKeys,
   withAccountCheck,
   type AccessTokenVerifier,
-  type ShellDeps,
-  type Logger,
-  type Metrics,
   type RateLimiterFactory,
 } from '@capcheck/shared';
 import type { Router } from 'express';
@@ -81,29 +76,4 @@ export function createUsersService(deps: UsersDeps): { router: Router; verifier:
     },
   );
   return { router: createUsersRouter({ domain, verifier, keyRing: deps.keyRing }), verifier };
-}
-
-export interface HttpDeps extends ShellDeps {
-  logger: Logger;
-  metrics: Metrics;
-}
-
-/** The users service as a standalone HTTP app. */
-export function createApp(deps: UsersDeps & HttpDeps): Express {
-  const { router } = createUsersService(deps);
-  return createHttpApp({
-    name: 'users',
-    logger: deps.logger,
-    metrics: deps.metrics,
-    lifecycle: deps.lifecycle,
-    trustProxy: deps.trustProxy,
-    maxEventLoopDelayMs: deps.maxEventLoopDelayMs,
-    storageDirs: deps.storageDirs,
-    minFreeDiskBytes: deps.minFreeDiskBytes,
-    readiness: [
-      { name: 'metadata', check: () => deps.store.ping() },
-      { name: 'rate-limits', check: () => deps.rateLimiters.ping() },
-    ],
-    mount: (app) => app.use(router),
-  });
 }

@@ -1,4 +1,5 @@
 export * from './app';
+export * from './module';
 export * from './config';
 export { usersPathPrefixes } from './entry-points/http/routes';
 export * from './data-access/signing-keys';
