@@ -95,11 +95,12 @@ describe('docker-compose.yml invariants', () => {
           checked++;
           expect([name, key, /^\$\{[A-Z_]+(:\?[^}]*)?\}$/.test(value)]).toEqual([name, key, true]);
         }
-        // user:password@ inside a URL: nothing literal once the interpolations are taken out.
+        // user:password@ inside a URL: a user name may be written, the password only interpolated.
         const cred = /:\/\/(.*)@[a-z]/.exec(value)?.[1];
         if (cred !== undefined) {
           checked++;
-          expect([name, key, cred.replace(/\$\{[A-Z_]+(:\?[^}]*)?\}/g, '')]).toEqual([name, key, ':']);
+          const password = cred.slice(cred.indexOf(':') + 1);
+          expect([name, key, /^\$\{[A-Z_]+(:\?[^}]*)?\}$/.test(password)]).toEqual([name, key, true]);
         }
       }
     }
@@ -108,6 +109,77 @@ describe('docker-compose.yml invariants', () => {
     expect(compose.services.users?.environment?.JWT_SIGNING_KEYS_FILE).toBe('/run/secrets/jwt_signing_keys');
     // ...and that folder keeps every secret out of git.
     expect(readFileSync(join(repoRoot, 'deploy', 'secrets', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
+  });
+
+  test('each service logs in with its own accounts, allowed only what it does; none gets a root credential', () => {
+    const envOf = (name: string) => compose.services[name]!.environment as Record<string, string>;
+    const rootVariables = /\$\{(MONGO_ROOT_|MINIO_ROOT_|RABBITMQ_USER|RABBITMQ_PASSWORD)/;
+    const mongo = (user: string) =>
+      `mongodb://${user}:\${MONGO_${user.toUpperCase()}_PASSWORD:?set in .env}@mongo:27017/capcheck_${user}?authSource=capcheck_${user}`;
+    const expected: Record<string, Record<string, string | undefined>> = {
+      users: { MONGO_URL: mongo('users'), S3_ACCESS_KEY_ID: undefined, RABBITMQ_URL: undefined },
+      images: {
+        MONGO_URL: mongo('images'),
+        S3_ACCESS_KEY_ID: 'capcheck-images',
+        S3_SECRET_ACCESS_KEY: '${MINIO_IMAGES_SECRET_KEY:?set in .env}',
+        RABBITMQ_URL: 'amqp://capcheck-images:${RABBITMQ_IMAGES_PASSWORD:?set in .env}@rabbitmq:5672',
+      },
+      inference: {
+        MONGO_URL: mongo('inference'),
+        S3_ACCESS_KEY_ID: 'capcheck-inference',
+        S3_SECRET_ACCESS_KEY: '${MINIO_INFERENCE_SECRET_KEY:?set in .env}',
+        RABBITMQ_URL: 'amqp://capcheck-inference:${RABBITMQ_INFERENCE_PASSWORD:?set in .env}@rabbitmq:5672',
+      },
+    };
+    expected['inference-general'] = expected.inference!;
+    for (const [name, credentials] of Object.entries(expected)) {
+      const env = envOf(name);
+      for (const [key, value] of Object.entries(credentials)) expect([name, key, env[key]]).toEqual([name, key, value]);
+      for (const [key, value] of Object.entries(env))
+        expect([name, key, rootVariables.test(value)]).toEqual([name, key, false]);
+    }
+
+    // MongoDB: the init script makes one user per service, with readWrite on its own database only.
+    expect(compose.services.mongo?.volumes).toContain(
+      './deploy/mongo/init-services.js:/docker-entrypoint-initdb.d/init-services.js:ro',
+    );
+    const init = readFileSync(join(repoRoot, 'deploy/mongo/init-services.js'), 'utf8');
+    for (const service of ['users', 'images', 'inference']) {
+      expect(init).toContain(`${service}: 'MONGO_${service.toUpperCase()}_PASSWORD'`);
+      expect(envOf('mongo')[`MONGO_${service.toUpperCase()}_PASSWORD`]).toBeDefined();
+    }
+    expect(init).toContain("roles: [{ role: 'readWrite', db: database }]");
+
+    // MinIO: inference's policy only reads; images' also writes and deletes; the start script applies both.
+    const policy = (service: string) =>
+      JSON.parse(readFileSync(join(repoRoot, `deploy/minio/${service}-policy.json`), 'utf8')) as {
+        Statement: { Action: string[] }[];
+      };
+    const actions = (service: string) =>
+      policy(service)
+        .Statement.flatMap((s) => s.Action)
+        .sort();
+    expect(actions('inference')).toEqual(['s3:GetBucketLocation', 's3:GetObject', 's3:ListBucket']);
+    expect(actions('images')).toEqual([
+      's3:DeleteObject',
+      's3:GetBucketLocation',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+    ]);
+    const start = readFileSync(join(repoRoot, 'deploy/minio/start.sh'), 'utf8');
+    for (const service of ['images', 'inference']) {
+      expect(start).toContain(
+        `mc admin user add capcheck capcheck-${service} "$MINIO_${service.toUpperCase()}_SECRET_KEY"`,
+      );
+      expect(start).toContain(`mc admin policy attach capcheck capcheck-${service} --user capcheck-${service}`);
+    }
+
+    // RabbitMQ: users and permissions from the generated definitions, loaded at boot.
+    expect(compose.secrets?.rabbitmq_definitions?.file).toBe('./deploy/secrets/rabbitmq-definitions.json');
+    expect(readFileSync(join(repoRoot, 'deploy/rabbitmq/20-capcheck.conf'), 'utf8')).toMatch(
+      /^load_definitions = \/run\/secrets\/rabbitmq_definitions$/m,
+    );
   });
 
   test('.env.example names every variable the compose files read, with no real secret in it', () => {
