@@ -2,92 +2,18 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { blobKeyForSha256, createFilesystemBlobStore } from '@capcheck/shared';
-import { bcryptHasher } from '@capcheck/users';
+import { bcryptHasher, usersSchema } from '@capcheck/users';
+import { imagesSchema } from '@capcheck/images';
+import { inferenceSchema } from '@capcheck/inference';
 import { password } from './services';
 
 /**
  * A DATA_DIR as the code before per-service schemas left it: one `capcheck.sqlite` holding every
- * service's tables, its schema version in `user_version` (3), and the blobs beside it. The steps are
- * that code's migration list, verbatim.
+ * service's tables, its schema version in `user_version` (3), and the blobs beside it. That code's
+ * migration list was the users, images and inference steps 1, in that order: shipped steps are
+ * never edited, so each service's first step is still that text.
  */
-const legacySteps: string[] = [
-  `CREATE TABLE users (
-     id TEXT PRIMARY KEY,
-     email TEXT NOT NULL UNIQUE,
-     password_hash TEXT NOT NULL,
-     role TEXT NOT NULL CHECK (role IN ('user','admin')),
-     disabled INTEGER NOT NULL DEFAULT 0,
-     created_at INTEGER NOT NULL,
-     updated_at INTEGER NOT NULL
-   );
-   CREATE INDEX users_created ON users (created_at, id);
-   CREATE TABLE refresh_tokens (
-     id TEXT PRIMARY KEY,
-     user_id TEXT NOT NULL,
-     family_id TEXT NOT NULL,
-     token_hash TEXT NOT NULL UNIQUE,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL,
-     used_at INTEGER,
-     revoked_at INTEGER
-   );
-   CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
-   CREATE INDEX refresh_tokens_user ON refresh_tokens (user_id);
-   CREATE TABLE api_keys (
-     id TEXT PRIMARY KEY,
-     user_id TEXT NOT NULL,
-     name TEXT NOT NULL,
-     prefix TEXT NOT NULL,
-     key_hash TEXT NOT NULL UNIQUE,
-     created_at INTEGER NOT NULL,
-     last_used_at INTEGER,
-     revoked_at INTEGER
-   );
-   CREATE INDEX api_keys_user ON api_keys (user_id, created_at);`,
-  `CREATE TABLE images (
-     id TEXT PRIMARY KEY,
-     owner_id TEXT NOT NULL,
-     filename TEXT NOT NULL,
-     format TEXT NOT NULL CHECK (format IN ('jpeg','png','webp')),
-     width INTEGER NOT NULL,
-     height INTEGER NOT NULL,
-     size_bytes INTEGER NOT NULL,
-     sha256 TEXT NOT NULL,
-     object_key TEXT NOT NULL,
-     created_at INTEGER NOT NULL
-   );
-   CREATE INDEX images_owner ON images (owner_id, created_at DESC, id DESC);
-   CREATE INDEX images_sha256 ON images (sha256);`,
-  `CREATE TABLE predictions (
-     sha256 TEXT NOT NULL,
-     model_name TEXT NOT NULL,
-     model_version TEXT NOT NULL,
-     label TEXT NOT NULL,
-     confidence REAL NOT NULL,
-     scores TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     PRIMARY KEY (sha256, model_name, model_version)
-   );
-   CREATE TABLE prediction_logs (
-     id TEXT PRIMARY KEY,
-     at INTEGER NOT NULL,
-     image_id TEXT NOT NULL,
-     user_id TEXT NOT NULL,
-     api_key_id TEXT,
-     client_ip TEXT NOT NULL,
-     user_agent TEXT NOT NULL,
-     image_format TEXT NOT NULL,
-     image_sha256 TEXT NOT NULL,
-     label TEXT NOT NULL,
-     confidence REAL NOT NULL,
-     model_name TEXT NOT NULL,
-     model_version TEXT NOT NULL,
-     cached INTEGER NOT NULL,
-     latency_ms REAL NOT NULL
-   );
-   CREATE INDEX prediction_logs_at ON prediction_logs (at DESC, id DESC);
-   CREATE INDEX prediction_logs_label_at ON prediction_logs (label, at DESC, id DESC);`,
-];
+const legacySteps = [usersSchema, imagesSchema, inferenceSchema].map((schema) => schema.migrations[0]!);
 
 export interface LegacyRecords {
   admin: { id: string; email: string };

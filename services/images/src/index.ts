@@ -7,3 +7,4 @@ export { sanitizeFilename } from './domain/formats';
 export { sharpDecoder } from './data-access/sharp-decoder';
 export * from './data-access/store';
 export * from './domain/ports';
+export { imagesSchema } from './data-access/sqlite/migrations';

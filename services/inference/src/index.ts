@@ -9,3 +9,4 @@ export { PredictionsDomain } from './domain/predictions';
 export { httpImageSource } from './data-access/image-source-http';
 export * from './data-access/store';
 export * from './domain/ports';
+export { inferenceSchema } from './data-access/sqlite/migrations';

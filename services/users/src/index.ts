@@ -6,3 +6,4 @@ export * from './data-access/signing-keys';
 export { bcryptHasher } from './data-access/bcrypt-hasher';
 export * from './data-access/store';
 export * from './domain/ports';
+export { usersSchema } from './data-access/sqlite/migrations';
