@@ -29,6 +29,7 @@ import {
   importSigningKeys,
   openUsersModule,
   usersSettingsShape,
+  type SigningKeyRing,
   type UsersStore,
 } from '@capcheck/users';
 import { imagesSettingsShape, openImagesModule, type ImagesStore } from '@capcheck/images';
@@ -86,6 +87,7 @@ function settingsOf<S extends z.ZodRawShape>(shape: S, env: Record<string, strin
 
 export interface UsersSystem extends RunningModules {
   store: UsersStore;
+  keyRing: SigningKeyRing;
 }
 
 /** The users service alone, as its own process opens it, on SQLite in a fresh temp directory. */
@@ -98,7 +100,7 @@ export async function startUsers(env: Record<string, string> = {}): Promise<User
   });
   const shell = createShell(config, 'users');
   const users = await openUsersModule(config, shell);
-  return { ...(await serveModules('users', shell, [users])), store: users.store };
+  return { ...(await serveModules('users', shell, [users])), store: users.store, keyRing: users.keyRing };
 }
 
 /** A signed-in user as a service other than users sees one: an id and a real access token. */

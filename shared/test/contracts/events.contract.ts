@@ -39,6 +39,7 @@ export const deleted = (): ImageDeleted => ({
   imageId: randomUUID() as ImageId,
   ownerId: randomUUID() as UserId,
   sha256: 'b'.repeat(64),
+  lastCopy: true,
 });
 
 /** What a handler received, with a promise for "at least n so far" bounded by a deadline. */
