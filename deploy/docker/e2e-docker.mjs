@@ -20,7 +20,16 @@
 //   E2E_DOCKER_OPTIONAL=1  exit 0 ("SKIPPED") when no daemon can start here (CI)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +52,27 @@ const docker = (...args) => run('docker', args);
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 /** Polls until `probe` returns a truthy value or the deadline passes (no fixed sleeps). */
+/**
+ * The Debian mirror this machine's apt already uses (deb822 `URIs:` or one-line `deb` sources), so
+ * the image comes from where the host's packages come from; DEBIAN_MIRROR overrides it.
+ */
+function debianMirror() {
+  if (process.env.DEBIAN_MIRROR) return process.env.DEBIAN_MIRROR;
+  const files = [
+    '/etc/apt/sources.list',
+    ...listDir('/etc/apt/sources.list.d').map((f) => `/etc/apt/sources.list.d/${f}`),
+  ];
+  for (const file of files.filter((f) => /\.(list|sources)$/.test(f) && existsSync(f))) {
+    const text = readFileSync(file, 'utf8');
+    const uri =
+      /^URIs:\s*(\S+\/debian)\s*$/m.exec(text)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s/m.exec(text)?.[1];
+    if (uri) return uri;
+  }
+  throw new Error('no Debian mirror found in /etc/apt/sources.list*: set DEBIAN_MIRROR');
+}
+
+const listDir = (dir) => (existsSync(dir) ? readdirSync(dir) : []);
+
 async function until(what, probe, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   let last;
@@ -128,13 +158,9 @@ function ensureDebianImage() {
     // The downloaded packages are kept next to the daemon's data, so a second run needs no download.
     const cache = join(dockerDir, 'debootstrap-cache');
     mkdirSync(cache, { recursive: true });
-    run(
-      'debootstrap',
-      ['--variant=minbase', `--cache-dir=${cache}`, 'bookworm', rootfs, 'http://deb.debian.org/debian'],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    run('debootstrap', ['--variant=minbase', `--cache-dir=${cache}`, 'bookworm', rootfs, debianMirror()], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     run('chroot', [rootfs, 'sh', '-c', 'apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*']);
     run('sh', ['-c', `tar -C '${rootfs}' -c . | docker import - '${debianImage}'`]);
   } finally {
@@ -191,8 +217,8 @@ function ensureBaseImage() {
       'COPY node /usr/local/bin/node',
       'COPY npm /usr/local/lib/node_modules/npm',
       // Node's headers, where the official image has them; node-gyp is told to use them instead of
-      // downloading them from nodejs.org, which only npm's registry and Debian's mirror are
-      // reachable here (better-sqlite3 compiles from source when no prebuilt binary downloads).
+      // downloading them from Node's own site, which is not reachable everywhere (better-sqlite3
+      // compiles from source when no prebuilt binary downloads).
       'COPY include /usr/local/include',
       'ENV npm_config_nodedir=/usr/local',
       'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm' +
