@@ -80,10 +80,19 @@ export async function createInferencePool(options: {
   const imageBytes = h * w * c;
   const classes = model.labels.length;
   const queue: Job[] = [];
+  /** How long close() lets batches in flight finish before it stops their workers anyway. */
+  const closeWaitMs = 10_000;
   const idle: Worker[] = [];
   const inFlight = new Map<number, { jobs: Job[]; started: bigint; worker: Worker }>();
   let nextId = 0;
   let closed = false;
+  /** Every worker that loaded and has not exited: what close() must stop. */
+  const live = new Set<Worker>();
+  /** Called by the last batch to come back once closing: close() waits for it. */
+  let drained: (() => void) | undefined;
+  const settle = () => {
+    if (closed && inFlight.size === 0) drained?.();
+  };
 
   const dispatch = () => {
     while (idle.length > 0 && queue.length > 0) {
@@ -113,6 +122,7 @@ export async function createInferencePool(options: {
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
           case 'ready':
+            live.add(worker);
             return resolve(worker);
           case 'failed':
             return reject(new ModelLoadError(`onnxruntime cannot load ${model.modelPath}: ${message.message}`));
@@ -128,18 +138,21 @@ export async function createInferencePool(options: {
               batch.jobs.forEach((job) => job.reject(new Error(`inference failed: ${message.message}`)));
             }
             if (!closed) idle.push(worker);
+            settle();
             return dispatch();
           }
         }
       });
       worker.on('error', reject);
       worker.on('exit', (code) => {
+        live.delete(worker);
         // A worker that dies takes its batch with it; those callers get an error, the pool a replacement.
         for (const [id, batch] of inFlight) {
           if (batch.worker !== worker) continue;
           inFlight.delete(id);
           batch.jobs.forEach((job) => job.reject(new Error(`inference worker exited (${code})`)));
         }
+        settle();
         const at = idle.indexOf(worker);
         if (at >= 0) idle.splice(at, 1);
         if (!closed)
@@ -187,9 +200,15 @@ export async function createInferencePool(options: {
     async close() {
       closed = true;
       queue.splice(0).forEach((job) => job.reject(new AppError('unavailable', 'model_unavailable', 'shutting down')));
-      await Promise.all(
-        [...new Set([...idle, ...[...inFlight.values()].map((b) => b.worker)])].map((wk) => wk.terminate()),
-      );
+      // A worker terminated inside session.run can abort the whole process (onnxruntime's native code
+      // throws while its thread is torn down), so the batches in flight finish first, within a bound.
+      if (inFlight.size > 0) {
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          setTimeout(resolve, closeWaitMs).unref();
+        });
+      }
+      await Promise.all([...live].map((worker) => worker.terminate()));
     },
   };
 }
