@@ -5,7 +5,7 @@
  * accuracy per class, the confusion matrix, expected calibration error and "wrong and certain".
  *
  *   pnpm build   # (or: npx tsc -b) the script imports services/inference/dist
- *   node eval/evaluate.mjs --model models/bottle-state/2 --data /work/data/independent [--json out.json]
+ *   node eval/evaluate.mjs --model models/bottle-state/2 --data /tmp/capcheck-data/independent [--json out.json]
  *
  * --data: a folder with one sub-folder per label (open/, closed/) of pictures. A labels.jsonl next to
  * them (one JSON object per picture with a "file" key) adds accuracy by the fields named in --by.

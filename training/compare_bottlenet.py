@@ -6,8 +6,8 @@ Also reports v2 as shipped (its own weights, 192 px) on the folders given with -
 WORKDIR/compare_bottlenet.json; nothing is exported (this model is only a yardstick).
 
   nice -n 19 /usr/bin/python3 training/compare_bottlenet.py --epochs 2 \
-    --extra-train /work/data/blender/train --extra-val /work/data/blender/val \
-    --eval-set independent=/work/data/independent
+    --extra-train /tmp/capcheck-data/blender/train --extra-val /tmp/capcheck-data/blender/val \
+    --eval-set independent=/tmp/capcheck-data/independent
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ v3's contract: calibrated `probabilities` and the penultimate features as `embed
 figures taken from compare_bottlenet.json) and model card.
 
   nice -n 19 /usr/bin/python3 training/export_bottlenet_v3.py --out models/bottle-state/3 \
-    --extra-val /work/data/blender/val --val-count 1500
+    --extra-val /tmp/capcheck-data/blender/val --val-count 1500
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
  * (Debian package `povray`, 3.7). Shares no code with the training generators
  * (training/generate.py, training/blender/).
  *
- *   node eval/independent/povray-bottles.mjs --out /work/data/independent-raytraced --count 300 --seed 11
+ *   node eval/independent/povray-bottles.mjs --out /tmp/capcheck-data/independent-raytraced --count 300 --seed 11
  *
  * Writes OUT/{open,closed}/NNNNN.jpg and OUT/labels.jsonl. Picture `index` of `seed` depends only on
  * (seed, index); label: even index = open, odd = closed. Units in the scenes are centimetres, y is up.

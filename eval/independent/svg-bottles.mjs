@@ -3,8 +3,8 @@
  * Independent evaluation pictures: flat/vector bottle scenes written as SVG and rasterised by sharp
  * (librsvg). Shares no code with the training generators (training/generate.py, training/blender/).
  *
- *   node eval/independent/svg-bottles.mjs --out /work/data/independent --count 600 --seed 7
- *   node eval/independent/svg-bottles.mjs --out /work/data/line --count 240 --seed 3 --style line
+ *   node eval/independent/svg-bottles.mjs --out /tmp/capcheck-data/independent --count 600 --seed 7
+ *   node eval/independent/svg-bottles.mjs --out /tmp/capcheck-data/line --count 240 --seed 3 --style line
  *
  * Writes OUT/{open,closed}/NNNNN.jpg and OUT/labels.jsonl (one JSON line per picture with every choice).
  * Picture `index` of `seed` depends only on (seed, index); label: even index = open, odd = closed.
