@@ -58,7 +58,14 @@ suiteFor('Alertmanager: config, routes, and an alert from Prometheus to a webhoo
     dir = mkdtempSync(join(tmpdir(), 'capcheck-alertmanager-'));
   });
   afterAll(async () => {
-    for (const child of children) child.kill();
+    // Both write their data directories while shutting down: wait for their exit before removing them.
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? undefined
+          : new Promise((exited) => child.once('exit', exited).kill()),
+      ),
+    );
     await new Promise((r) => (webhook ? webhook.close(r) : r(undefined)));
     rmSync(dir, { recursive: true, force: true });
   });
