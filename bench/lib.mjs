@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const root = join(import.meta.dirname, '..');
@@ -140,4 +140,15 @@ export function cpuSeconds(pid) {
     if (fields && Number(fields[1]) === pid) total += ticks(fields);
   }
   return total / 100; // USER_HZ
+}
+
+/** The bare limit's worker pool: one worker per core, batches of up to 8, a queue that never refuses. */
+export function benchPool(inference, manifest) {
+  return inference.createInferencePool({
+    model: manifest,
+    workers: availableParallelism(),
+    maxBatch: 8,
+    maxQueue: 10000,
+    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+  });
 }

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
-import { root } from './lib.mjs';
+import { benchPool, root } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const inference = require(join(root, 'services/inference/dist/index.js'));
@@ -108,13 +108,7 @@ if (peer.status === 0) {
 console.log(
   `the split of the cores: sharp + worker pool (${availableParallelism()} workers), 16 in flight, per picture:`,
 );
-const pool = await inference.createInferencePool({
-  model: manifest,
-  workers: availableParallelism(),
-  maxBatch: 8,
-  maxQueue: 10000,
-  telemetry: { batch: () => undefined, queueDepth: () => undefined },
-});
+const pool = await benchPool(inference, manifest);
 for (const limit of [1, 2, 4, 16]) {
   let decoding = 0;
   const waiting = [];

@@ -16,7 +16,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
-import { measure, multipart, randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
+import { benchPool, measure, multipart, randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const inference = require(join(root, 'services/inference/dist/index.js'));
@@ -175,13 +175,7 @@ try {
       `(${averageKb.toFixed(0)} KB average); ${clients} clients; ${rounds} rounds; ` +
       `peer: gunicorn 2 workers, onnxruntime 1 thread each`,
   );
-  const pool = await inference.createInferencePool({
-    model: manifest,
-    workers: availableParallelism(),
-    maxBatch: 8,
-    maxQueue: 10000,
-    telemetry: { batch: () => undefined, queueDepth: () => undefined },
-  });
+  const pool = await benchPool(inference, manifest);
   const figures = {};
   const keep = (key, r) => (figures[key] ??= []).push(r);
   for (let round = 1; round <= rounds; round++) {

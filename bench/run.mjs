@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
+import { benchPool, randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const port = randomPort();
@@ -216,13 +216,7 @@ async function benchInference(accessToken) {
   }
   const single = n / (Number(process.hrtime.bigint() - started) / 1e9);
   console.log(`${'bare: sharp + session.run, 1 thread, loop'.padEnd(44)} ${single.toFixed(0).padStart(7)} images/s`);
-  const pool = await inference.createInferencePool({
-    model: manifest,
-    workers: availableParallelism(),
-    maxBatch: 8,
-    maxQueue: 10000,
-    telemetry: { batch: () => undefined, queueDepth: () => undefined },
-  });
+  const pool = await benchPool(inference, manifest);
   started = process.hrtime.bigint();
   let done = 0;
   await Promise.all(
