@@ -73,6 +73,10 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     clock: { now: () => new Date() },
     logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
   });
+  void runtime.ready.then(() => {
+    const model = runtime.state();
+    if (model.state === 'ready') telemetry.startFeedbackSeries(model.manifest.labels, model.manifest.version);
+  });
   const feedback = new FeedbackDomain({
     feedback: deps.store.feedback,
     verdicts: domain,

@@ -2,11 +2,19 @@ import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
 import type { PoolTelemetry } from './data-access/inference-pool';
 import type { FeedbackTelemetry, InferenceTelemetry } from './domain/ports';
 
+/**
+ * Every feedback series of a served version, at 0 from the start: Prometheus' increase() cannot count
+ * the first answer of a series it first scrapes with that answer in it.
+ */
+export interface FeedbackSeries {
+  startFeedbackSeries(labels: readonly string[], modelVersion: string): void;
+}
+
 /** `readyMaxQueue` is exported too, so an alert compares each replica's queue with its own threshold. */
 export function promTelemetry(
   metrics: Metrics,
   readyMaxQueue: number,
-): InferenceTelemetry & PoolTelemetry & FeedbackTelemetry {
+): InferenceTelemetry & PoolTelemetry & FeedbackTelemetry & FeedbackSeries {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -77,5 +85,9 @@ export function promTelemetry(
     queueDepth: (depth) => queueDepth.set(depth),
     feedback: ({ label, agreed, modelVersion }) =>
       feedback.inc({ label, agreed: String(agreed), model_version: modelVersion }),
+    startFeedbackSeries(labels, modelVersion) {
+      for (const label of labels)
+        for (const agreed of ['true', 'false']) feedback.inc({ label, agreed, model_version: modelVersion }, 0);
+    },
   };
 }

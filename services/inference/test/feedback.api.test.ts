@@ -50,12 +50,12 @@ async function listedFor(imageId: string, query = ''): Promise<AdminAnswer[]> {
   return res.body.items.filter((f) => f.imageId === imageId);
 }
 
-/** The value of one capcheck_feedback_total series, 0 when it does not exist yet. */
-async function feedbackCount(labels: { label: string; agreed: string; model_version: string }): Promise<number> {
+/** The value of one capcheck_feedback_total series; undefined when it is not exported. */
+async function feedbackCount(labels: { label: string; agreed: string; model_version: string }) {
   const text = await (await fetch(`${sys.baseUrl}/metrics`)).text();
   const series = `capcheck_feedback_total{label="${labels.label}",agreed="${labels.agreed}",model_version="${labels.model_version}"}`;
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 test("the owner says what the image shows: 200 with the served model's verdict beside it", async () => {
@@ -160,6 +160,20 @@ test('deleting the image deletes its feedback (image.deleted), end to end', asyn
   expect(await sys.store.feedback.find(id as never)).toBeNull();
 });
 
+test("every feedback series of the served version is exported from the start (Prometheus' increase() then counts the first answer)", async () => {
+  const fresh = await startInference();
+  try {
+    const text = await (await fetch(`${fresh.baseUrl}/metrics`)).text();
+    for (const label of served.labels)
+      for (const agreed of ['true', 'false'])
+        expect(text).toContain(
+          `capcheck_feedback_total{label="${label}",agreed="${agreed}",model_version="${served.version}"} 0\n`,
+        );
+  } finally {
+    await fresh.close();
+  }
+});
+
 test('capcheck_feedback_total counts each answer by label, agreement and model version', async () => {
   const { user, id } = await userWithImage('closed-2.jpg');
   const version = served.version;
@@ -169,8 +183,8 @@ test('capcheck_feedback_total counts each answer by label, agreement and model v
   await tell(id, user.accessToken, { label: 'open' });
   await tell(id, user.accessToken, { label: 'closed' });
   await tell(id, user.accessToken, { label: 'ajar' }); // refused: not counted
-  expect(await feedbackCount(disagreed)).toBe(before.disagreed + 1);
-  expect(await feedbackCount(agreed)).toBe(before.agreed + 1);
+  expect(await feedbackCount(disagreed)).toBe(before.disagreed! + 1);
+  expect(await feedbackCount(agreed)).toBe(before.agreed! + 1);
 });
 
 describe('GET /admin/api/feedback', () => {
