@@ -136,8 +136,13 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       await tile.getByRole('button', { name: 'Open closed-1.jpg' }).click();
       const dialog = page.getByRole('dialog', { name: 'closed-1.jpg' });
       await dialog.getByRole('heading', { name: 'Verdict: closed' }).waitFor();
+      // The detail view offers the correction too; "Close" is the dialog's button, not "It is closed".
+      await dialog
+        .getByRole('group', { name: /^Wrong\?/ })
+        .getByRole('button', { name: 'It is open' })
+        .waitFor();
       await shot(page, 'desktop-image-detail');
-      await dialog.getByRole('button', { name: 'Close' }).click();
+      await dialog.getByRole('button', { name: 'Close', exact: true }).click();
       await dialog.waitFor({ state: 'hidden' });
 
       page.once('dialog', (confirm) => void confirm.accept());
