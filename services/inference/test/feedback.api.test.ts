@@ -71,6 +71,11 @@ test("the owner says what the image shows: 200 with the served model's verdict b
       model: { name: 'bottle-state', version: served.version },
     },
   });
+  // An answer is not a prediction request: nothing goes to the request log.
+  const logs = await sys.api.get<{ items: { imageId: string }[] }>('/admin/api/prediction-logs?limit=500', {
+    token: admin.accessToken,
+  });
+  expect(logs.body.items.filter((l) => l.imageId === id)).toEqual([]);
   // The same verdict GET /predict gives.
   const predicted = await sys.api.get<{ label: string; confidence: number }>(`/predict/${id}`, {
     token: user.accessToken,
