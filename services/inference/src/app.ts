@@ -73,6 +73,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     clock: { now: () => new Date() },
     logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
   });
+  // The served version's feedback series start at 0, so Grafana's increase() counts their first answer.
   void runtime.ready.then(() => {
     const model = runtime.state();
     if (model.state === 'ready') telemetry.startFeedbackSeries(model.manifest.labels, model.manifest.version);
@@ -90,6 +91,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     runtime,
     precompute: config.INFERENCE_PRECOMPUTE,
     router: Router().use(
+      // First: its routes authenticate themselves, so /predict/:id/feedback is not verified twice.
       createFeedbackRouter({ feedback, verifier: deps.verifier }),
       createInferenceRouter({ domain, verifier: deps.verifier, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
       createOpenInferenceRouter({
