@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { inferenceSchema } from '@capcheck/inference';
 import { startLocal } from '../../test-support/local';
 import { writeLegacyDataDir } from '../../test-support/legacy-data-dir';
 import { password } from '../../test-support/services';
@@ -48,8 +49,9 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
   try {
     expect(file.prepare('SELECT service, version FROM schema_migrations ORDER BY service').all()).toEqual([
       { service: 'images', version: 1 },
-      // Step 2 rebuilt prediction_logs (image_id may be NULL); the old log above came through it.
-      { service: 'inference', version: 2 },
+      // Every step ran: step 2 rebuilt prediction_logs (image_id may be NULL), and the old log above
+      // came through it; step 3 added feedback.
+      { service: 'inference', version: inferenceSchema.migrations.length },
       { service: 'users', version: 1 },
     ]);
     expect(file.prepare('SELECT COUNT(*) AS n FROM refresh_tokens').get()).toEqual({ n: 2 });

@@ -57,6 +57,18 @@ export interface PredictionLog {
   cached: boolean;
   latencyMs: number;
 }
+/** What an image's owner says it shows, beside the served model's verdict on it. */
+export interface Feedback {
+  imageId: string;
+  label: string;
+  predicted: { label: string; confidence: number; model: { name: string; version: string } };
+}
+export interface AdminFeedback extends Feedback {
+  userId: string;
+  sha256: string;
+  createdAt: string;
+  updatedAt: string;
+}
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -259,6 +271,15 @@ export const api = {
   createApiKey: (name: string) =>
     json<ApiKey & { key: string }>(call('POST', '/users/me/api-keys', { json: { name } })),
   revokeApiKey: (id: string) => json<null>(call('DELETE', `/users/me/api-keys/${encodeURIComponent(id)}`)),
+  /** PUT /predict/:id/feedback: the owner's answer; the last one wins. */
+  giveFeedback: (imageId: string, label: string) =>
+    json<Feedback>(call('PUT', `/predict/${encodeURIComponent(imageId)}/feedback`, { json: { label } })),
+  feedback: (query: { label?: string; cursor?: string | null; limit?: number }) => {
+    const params = new URLSearchParams({ limit: String(query.limit ?? 50) });
+    if (query.label) params.set('label', query.label);
+    if (query.cursor) params.set('cursor', query.cursor);
+    return json<Page<AdminFeedback>>(call('GET', `/admin/api/feedback?${params}`));
+  },
   predictionLogs: (query: { label?: string; cursor?: string | null; limit?: number }) => {
     const params = new URLSearchParams({ limit: String(query.limit ?? 50) });
     if (query.label) params.set('label', query.label);

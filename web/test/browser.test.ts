@@ -33,12 +33,13 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
   let browser: Browser;
   let version: string;
   const adminEmail = 'grace@example.com';
+  const feedbackAdminEmail = 'barbara@example.com';
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
     version = (await servedModel()).version;
     [sys, browser] = await Promise.all([
-      startLocal({ WEB_DIR: webDir, ADMIN_EMAILS: adminEmail }),
+      startLocal({ WEB_DIR: webDir, ADMIN_EMAILS: `${adminEmail},${feedbackAdminEmail}` }),
       chromium.launch({
         executablePath: chromiumPath,
         args: [
@@ -135,8 +136,13 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       await tile.getByRole('button', { name: 'Open closed-1.jpg' }).click();
       const dialog = page.getByRole('dialog', { name: 'closed-1.jpg' });
       await dialog.getByRole('heading', { name: 'Verdict: closed' }).waitFor();
+      // The detail view offers the correction too; "Close" is the dialog's button, not "It is closed".
+      await dialog
+        .getByRole('group', { name: /^Wrong\?/ })
+        .getByRole('button', { name: 'It is open' })
+        .waitFor();
       await shot(page, 'desktop-image-detail');
-      await dialog.getByRole('button', { name: 'Close' }).click();
+      await dialog.getByRole('button', { name: 'Close', exact: true }).click();
       await dialog.waitFor({ state: 'hidden' });
 
       page.once('dialog', (confirm) => void confirm.accept());
@@ -384,6 +390,54 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       await user.page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
     } finally {
       await user.context.close();
+    }
+  });
+
+  test('"Wrong? It is open" records the answer and confirms it; admins see it under Feedback', async () => {
+    const owner = await signUp(sys.api, 'corrects@example.com');
+    const { page, context, problems } = await open();
+    let imageId = '';
+    try {
+      await signIn(page, 'corrects@example.com');
+      const verdict = await uploadAndWait(page, join(samples, 'closed-1.jpg'));
+      expect(await verdict.getByRole('heading').textContent()).toBe('Verdict: closed');
+      const feedback = page.getByRole('group', { name: /^Wrong\?/ });
+      const wrong = feedback.getByRole('button', { name: 'It is open' });
+      const right = feedback.getByRole('button', { name: 'It is closed' });
+      await wrong.click();
+      await feedback.getByRole('status').filter({ hasText: 'Thanks: recorded that it is open, not closed.' }).waitFor();
+      expect([await wrong.getAttribute('aria-pressed'), await right.getAttribute('aria-pressed')]).toEqual([
+        'true',
+        'false',
+      ]);
+      await shot(page, 'desktop-feedback');
+      // With the keyboard, the other answer: the last one wins.
+      await right.focus();
+      await page.keyboard.press('Enter');
+      await feedback.getByRole('status').filter({ hasText: 'recorded that it is closed, as the model said' }).waitFor();
+      expect(await right.getAttribute('aria-pressed')).toBe('true');
+      const images = await sys.api.get<{ items: { id: string }[] }>('/images', { token: owner.accessToken });
+      imageId = images.body.items[0]!.id;
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+
+    await signUp(sys.api, feedbackAdminEmail);
+    const admin = await open();
+    try {
+      await signIn(admin.page, feedbackAdminEmail);
+      await admin.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Feedback' }).click();
+      await admin.page.getByRole('heading', { level: 1, name: 'Feedback' }).waitFor();
+      const row = admin.page.getByRole('row').filter({ hasText: imageId.slice(0, 8) });
+      await row.waitFor();
+      const cells = await row.getByRole('cell').allTextContents();
+      expect(cells.slice(1, 3)).toEqual(['closed', 'closed']); // the last answer, and the model's verdict
+      expect(cells[4]).toBe('yes');
+      await shot(admin.page, 'desktop-feedback-admin');
+      expect(admin.problems).toEqual([]);
+    } finally {
+      await admin.context.close();
     }
   });
 

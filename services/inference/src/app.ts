@@ -1,11 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Router } from 'express';
-import { type AccessTokenVerifier, type BlobStore, type EventBus, type Logger, type Metrics } from '@capcheck/shared';
+import {
+  type AccessTokenVerifier,
+  type BlobStore,
+  type EventBus,
+  type HandlerOutcome,
+  type ImageDeleted,
+  type Logger,
+  type Metrics,
+} from '@capcheck/shared';
 import type { InferenceConfig } from './config';
 import { ModelRuntime } from './data-access/model-runtime';
 import type { ImageSource, InferenceStore } from './domain/ports';
+import { FeedbackDomain } from './domain/feedback';
 import { PredictionsDomain } from './domain/predictions';
+import { createFeedbackRouter, feedbackPathPrefixes } from './entry-points/http/feedback';
 import { createOpenInferenceRouter, openInferencePathPrefixes } from './entry-points/http/open-inference';
 import { createInferenceRouter, predictionPathPrefixes } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
@@ -21,7 +31,7 @@ export interface InferenceDeps {
 }
 
 /** The path space this service owns; the gateway routes these prefixes here. */
-export const inferencePathPrefixes = [...predictionPathPrefixes, ...openInferencePathPrefixes];
+export const inferencePathPrefixes = [...predictionPathPrefixes, ...feedbackPathPrefixes, ...openInferencePathPrefixes];
 
 /** Paths whose bodies the inference routers read themselves (the shell's JSON parser skips them). */
 export const inferenceOwnBodyPaths = openInferencePathPrefixes;
@@ -32,6 +42,7 @@ export interface InferenceService {
   router: Router;
   precompute: boolean;
   domain: PredictionsDomain;
+  feedback: FeedbackDomain;
   runtime: ModelRuntime;
 }
 
@@ -62,11 +73,26 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     clock: { now: () => new Date() },
     logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
   });
+  // The served version's feedback series start at 0, so Grafana's increase() counts their first answer.
+  void runtime.ready.then(() => {
+    const model = runtime.state();
+    if (model.state === 'ready') telemetry.startFeedbackSeries(model.manifest.labels, model.manifest.version);
+  });
+  const feedback = new FeedbackDomain({
+    feedback: deps.store.feedback,
+    verdicts: domain,
+    model: runtime,
+    telemetry,
+    clock: { now: () => new Date() },
+  });
   return {
     domain,
+    feedback,
     runtime,
     precompute: config.INFERENCE_PRECOMPUTE,
     router: Router().use(
+      // First: its routes authenticate themselves, so /predict/:id/feedback is not verified twice.
+      createFeedbackRouter({ feedback, verifier: deps.verifier }),
       createInferenceRouter({ domain, verifier: deps.verifier, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
       createOpenInferenceRouter({
         models: runtime,
@@ -79,7 +105,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
 }
 
 /**
- * Background work: precompute on `image.uploaded`, forget on `image.deleted`, and prune request logs
+ * Background work: precompute on `image.uploaded`, forget verdicts and feedback on `image.deleted`, and prune request logs
  * hourly. Returns a stop function for shutdown.
  */
 export async function startInferenceBackground(
@@ -98,7 +124,7 @@ export async function startInferenceBackground(
   await events.subscribe({
     queue: `${queuePrefix}.forget`,
     types: ['image.deleted'],
-    handle: async (event) => (event.type === 'image.deleted' ? service.domain.forget(event) : 'ack'),
+    handle: async (event) => (event.type === 'image.deleted' ? forgetImage(service, event) : 'ack'),
   });
   const prune = () =>
     service.domain.pruneLogs().then(
@@ -109,4 +135,10 @@ export async function startInferenceBackground(
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** A deleted image takes its feedback with it, and its verdicts when no other image has its bytes. */
+async function forgetImage(service: InferenceService, event: ImageDeleted): Promise<HandlerOutcome> {
+  await service.feedback.forget(event);
+  return service.domain.forget(event);
 }

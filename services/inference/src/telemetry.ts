@@ -1,9 +1,20 @@
 import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
 import type { PoolTelemetry } from './data-access/inference-pool';
-import type { InferenceTelemetry } from './domain/ports';
+import type { FeedbackTelemetry, InferenceTelemetry } from './domain/ports';
+
+/**
+ * Every feedback series of a served version, at 0 from the start: Prometheus' increase() cannot count
+ * the first answer of a series it first scrapes with that answer in it.
+ */
+export interface FeedbackSeries {
+  startFeedbackSeries(labels: readonly string[], modelVersion: string): void;
+}
 
 /** `readyMaxQueue` is exported too, so an alert compares each replica's queue with its own threshold. */
-export function promTelemetry(metrics: Metrics, readyMaxQueue: number): InferenceTelemetry & PoolTelemetry {
+export function promTelemetry(
+  metrics: Metrics,
+  readyMaxQueue: number,
+): InferenceTelemetry & PoolTelemetry & FeedbackTelemetry & FeedbackSeries {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -52,6 +63,14 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
     help: 'Queue depth above which /readyz reports saturation (INFERENCE_READY_MAX_QUEUE)',
     registers,
   }).set(readyMaxQueue);
+  // Bounded: the label is one of the served model's labels (others are refused), the version one of
+  // the few served. Agreement on feedback by version is sum(agreed="true") / sum(all), per version.
+  const feedback = new Counter({
+    name: 'capcheck_feedback_total',
+    help: "Owners' answers on what an image shows, by label, whether the served model agreed, and its version",
+    labelNames: ['label', 'agreed', 'model_version'] as const,
+    registers,
+  });
   return {
     cache: (result) => cache.inc({ result }),
     prediction({ label, model, confidence: p, certain, cached }) {
@@ -64,5 +83,11 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
       batchSeconds.observe(seconds);
     },
     queueDepth: (depth) => queueDepth.set(depth),
+    feedback: ({ label, agreed, modelVersion }) =>
+      feedback.inc({ label, agreed: String(agreed), model_version: modelVersion }),
+    startFeedbackSeries(labels, modelVersion) {
+      for (const label of labels)
+        for (const agreed of ['true', 'false']) feedback.inc({ label, agreed, model_version: modelVersion }, 0);
+    },
   };
 }

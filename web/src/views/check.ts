@@ -1,6 +1,7 @@
 import { api, ApiError } from '../api';
 import { alertBox, formatBytes, h, setContent } from '../dom';
 import { viewHeading, type View } from '../router';
+import { feedbackControls } from '../feedback';
 import { verdictView, waitForPrediction } from '../verdict';
 
 /** The main screen: pick or drop a photo, upload it, and see the verdict appear. */
@@ -11,6 +12,8 @@ export const checkView: View = {
     const error = alertBox();
     // role=status: the verdict is read out when it arrives, without moving focus.
     const result = h('div', { class: 'result', role: 'status', 'aria-live': 'polite' });
+    // Outside the verdict's live region: its own status announces the answer, not the verdict again.
+    const feedback = h('div', { class: 'feedback-area' });
     const input = h('input', {
       id: 'photo',
       name: 'image',
@@ -38,6 +41,7 @@ export const checkView: View = {
       previewUrl = null;
       setContent(error);
       setContent(result);
+      setContent(feedback);
       setContent(chosen, `Chosen: ${f.name} (${formatBytes(f.size)})`);
       // Preview what the browser can show; anything else still goes to the API, which has the final word.
       if (f.type.startsWith('image/')) {
@@ -85,6 +89,7 @@ export const checkView: View = {
           pending = new AbortController();
           const signal = pending.signal;
           setContent(error);
+          setContent(feedback);
           submit.disabled = true;
           setContent(result, h('p', { class: 'working' }, `Uploading ${file.name}…`));
           try {
@@ -96,6 +101,7 @@ export const checkView: View = {
               verdictView(prediction),
               h('p', {}, h('a', { href: '/my-images', 'data-link': true }, 'See it in My images')),
             );
+            setContent(feedback, feedbackControls(prediction));
           } catch (err) {
             if (signal.aborted) return;
             setContent(result);
@@ -121,6 +127,7 @@ export const checkView: View = {
       form,
       error,
       result,
+      feedback,
     );
   },
 };

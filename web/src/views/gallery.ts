@@ -1,6 +1,7 @@
 import { api, ApiError, type ImageRecord } from '../api';
 import { alertBox, formatBytes, formatDate, formatPercent, h, setContent, statusBox } from '../dom';
 import { viewHeading, type View } from '../router';
+import { feedbackControls } from '../feedback';
 import { verdictView, waitForPrediction } from '../verdict';
 
 const PAGE_SIZE = 12;
@@ -64,6 +65,7 @@ export const galleryView: View = {
 
     const open = (image: ImageRecord, item: HTMLLIElement) => {
       const verdict = h('div', { role: 'status' }, h('p', {}, 'Checking…'));
+      const feedback = h('div', { class: 'feedback-area' });
       setContent(
         dialog,
         h('h2', { id: 'detail-title' }, image.filename),
@@ -79,6 +81,7 @@ export const galleryView: View = {
           h('dd', {}, formatDate(image.createdAt)),
         ),
         verdict,
+        feedback,
         h(
           'div',
           { class: 'actions' },
@@ -87,7 +90,10 @@ export const galleryView: View = {
         ),
       );
       waitForPrediction(image.id, ctx.signal)
-        .then((p) => setContent(verdict, verdictView(p, 'h3')))
+        .then((p) => {
+          setContent(verdict, verdictView(p, 'h3'));
+          setContent(feedback, feedbackControls(p));
+        })
         .catch((err: unknown) =>
           setContent(verdict, h('p', {}, err instanceof ApiError ? err.describe() : 'No verdict.')),
         );
