@@ -42,6 +42,12 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers,
   });
+  const shadow = new Counter({
+    name: 'capcheck_shadow_predictions_total',
+    help: "A shadow candidate's answers, by its version and whether it agreed with the current version's label",
+    labelNames: ['model_version', 'agreed'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'capcheck_inference_queue_depth',
     help: 'Images waiting for a free inference worker',
@@ -59,6 +65,7 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
       confidence.observe({ label }, p);
     },
     inference: (seconds) => inference.observe(seconds),
+    shadow: ({ modelVersion, agreed }) => shadow.inc({ model_version: modelVersion, agreed: String(agreed) }),
     batch(size, seconds) {
       batchSize.observe(size);
       batchSeconds.observe(seconds);

@@ -213,6 +213,9 @@ describe('request logs', () => {
       modelVersion: served.version,
       cached: false,
       latencyMs: 1,
+      shadowModelVersion: null,
+      shadowLabel: null,
+      shadowConfidence: null,
     };
     const recent = { ...old, id: randomUUID(), at: new Date() };
     await sys.store.predictionLogs.append(old);

@@ -16,6 +16,7 @@ import {
   toPage,
   type Page,
   type Stored,
+  type UserId,
 } from '@capcheck/shared';
 import type {
   InferenceStore,
@@ -24,6 +25,9 @@ import type {
   PredictionLogRepository,
   PredictionRecord,
   PredictionRepository,
+  RolloutRecord,
+  RolloutRepository,
+  ShadowAnswer,
 } from '../../domain/ports';
 
 /**
@@ -68,6 +72,10 @@ const predictionLogSchema = new Schema<PredictionLogDocument>(
     modelVersion: requiredText,
     cached: { type: Boolean, required: true },
     latencyMs: requiredNumber,
+    // A shadow candidate's answer, added after the response (null without one).
+    shadowModelVersion: nullableText,
+    shadowLabel: nullableText,
+    shadowConfidence: { type: Number, default: null },
   },
   schemaOptions('prediction_logs'),
 );
@@ -86,7 +94,43 @@ const toPrediction = (d: PredictionDocument): PredictionRecord => ({
   createdAt: d.createdAt,
 });
 
-const toPredictionLog = (d: PredictionLogDocument) => fromDocument<PredictionLogRecord>(d);
+/** Records written before shadow rollouts have no shadow fields: they read as null. */
+const toPredictionLog = (d: PredictionLogDocument): PredictionLogRecord => ({
+  ...fromDocument<PredictionLogRecord>(d),
+  shadowModelVersion: d.shadowModelVersion ?? null,
+  shadowLabel: d.shadowLabel ?? null,
+  shadowConfidence: d.shadowConfidence ?? null,
+});
+
+/** One document per model, keyed by its name. */
+interface RolloutDocument {
+  _id: string;
+  current: string;
+  candidate: { version: string; mode: 'shadow' | 'canary'; percent: number | null } | null;
+  updatedAt: Date;
+  updatedBy: string;
+}
+
+const rolloutSchema = new Schema<RolloutDocument>(
+  {
+    _id: requiredText,
+    current: requiredText,
+    candidate: {
+      type: new Schema(
+        {
+          version: requiredText,
+          mode: { type: String, enum: ['shadow', 'canary'], required: true },
+          percent: { type: Number, default: null },
+        },
+        { _id: false },
+      ),
+      default: null,
+    },
+    updatedAt: requiredDate,
+    updatedBy: requiredText,
+  },
+  schemaOptions('rollouts'),
+);
 
 class MongoPredictions implements PredictionRepository {
   constructor(private readonly model: Model<PredictionDocument>) {}
@@ -137,6 +181,13 @@ class MongoPredictionLogs implements PredictionLogRepository {
     return toPage(docs.map(toPredictionLog), limit, (l) => [l.at, l.id]);
   }
 
+  async recordShadow(id: string, a: ShadowAnswer): Promise<void> {
+    await this.model.updateOne(
+      { _id: String(id) },
+      { $set: { shadowModelVersion: a.modelVersion, shadowLabel: a.label, shadowConfidence: a.confidence } },
+    );
+  }
+
   async deleteOlderThan(date: Date): Promise<number> {
     // SQLite compares against a NaN time as NULL and deletes nothing; Mongo would reject the date.
     if (isInvalidDate(date)) return 0;
@@ -145,12 +196,41 @@ class MongoPredictionLogs implements PredictionLogRepository {
   }
 }
 
+class MongoRollouts implements RolloutRepository {
+  constructor(private readonly model: Model<RolloutDocument>) {}
+
+  async find(modelName: string): Promise<RolloutRecord | null> {
+    const doc = await this.model.findById(String(modelName)).lean<RolloutDocument>();
+    if (!doc) return null;
+    const candidate = doc.candidate
+      ? { version: doc.candidate.version, mode: doc.candidate.mode, percent: doc.candidate.percent ?? null }
+      : null;
+    return {
+      modelName: doc._id,
+      current: doc.current,
+      candidate,
+      updatedAt: doc.updatedAt,
+      updatedBy: doc.updatedBy as UserId,
+    };
+  }
+
+  async save(r: RolloutRecord): Promise<void> {
+    const { current, candidate, updatedAt, updatedBy } = r;
+    await this.model.replaceOne(
+      { _id: String(r.modelName) },
+      { current, candidate, updatedAt, updatedBy },
+      { upsert: true, runValidators: true },
+    );
+  }
+}
+
 /** Registers the models and waits for their indexes: the prediction key must exist before the first upsert. */
 async function createInferenceModels(conn: Connection) {
   const predictions = conn.model<PredictionDocument>('Prediction', predictionSchema);
   const predictionLogs = conn.model<PredictionLogDocument>('PredictionLog', predictionLogSchema);
+  const rollouts = conn.model<RolloutDocument>('Rollout', rolloutSchema);
   await Promise.all([predictions.createIndexes(), predictionLogs.createIndexes()]);
-  return { predictions, predictionLogs };
+  return { predictions, predictionLogs, rollouts };
 }
 
 /** The inference service's collections, in the database its MONGO_URL names. */
@@ -160,6 +240,7 @@ export function createMongoInferenceStore(url: string): Promise<InferenceStore> 
     return {
       predictions: new MongoPredictions(models.predictions),
       predictionLogs: new MongoPredictionLogs(models.predictionLogs),
+      rollouts: new MongoRollouts(models.rollouts),
     };
   });
 }

@@ -58,5 +58,19 @@ export const inferenceSchema: SqliteSchema = {
      ALTER TABLE prediction_logs_new RENAME TO prediction_logs;
      CREATE INDEX prediction_logs_at ON prediction_logs (at DESC, id DESC);
      CREATE INDEX prediction_logs_label_at ON prediction_logs (label, at DESC, id DESC);`,
+    // Model rollouts (one row per model, polled by every replica), and a shadow candidate's answer
+    // beside the served one in the prediction log.
+    `CREATE TABLE rollouts (
+       model_name TEXT PRIMARY KEY,
+       current_version TEXT NOT NULL,
+       candidate_version TEXT,
+       candidate_mode TEXT,
+       candidate_percent INTEGER,
+       updated_at INTEGER NOT NULL,
+       updated_by TEXT NOT NULL
+     );
+     ALTER TABLE prediction_logs ADD COLUMN shadow_model_version TEXT;
+     ALTER TABLE prediction_logs ADD COLUMN shadow_label TEXT;
+     ALTER TABLE prediction_logs ADD COLUMN shadow_confidence REAL;`,
   ],
 };
