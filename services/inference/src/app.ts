@@ -7,7 +7,7 @@ import type { ModelFolders } from './data-access/model-repository';
 import { ModelRuntime } from './data-access/model-runtime';
 import type { ImageSource, InferenceStore } from './domain/ports';
 import { PredictionsDomain } from './domain/predictions';
-import { RolloutsDomain } from './domain/rollouts';
+import { RolloutsDomain, storedTarget } from './domain/rollouts';
 import { createOpenInferenceRouter, openInferencePathPrefixes } from './entry-points/http/open-inference';
 import { createInferenceRouter, predictionPathPrefixes } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
@@ -46,9 +46,6 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
   const readyMaxQueue = config.INFERENCE_READY_MAX_QUEUE ?? Math.floor(config.INFERENCE_MAX_QUEUE * 0.8);
   const telemetry = promTelemetry(deps.metrics, readyMaxQueue);
   const folders = modelFoldersOf(config);
-  // The runtime reads the stored rollout at start-up; the rollouts domain needs the runtime: one
-  // refers to the other through this late-bound reference.
-  let rollouts: RolloutsDomain | undefined;
   const runtime = new ModelRuntime({
     folders,
     name: config.MODEL_NAME,
@@ -61,9 +58,9 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     maxImagePixels: config.MAX_IMAGE_PIXELS,
     telemetry,
     logger: deps.logger,
-    storedTarget: async () => rollouts!.storedTarget(),
+    storedTarget: () => storedTarget(deps.store.rollouts, config.MODEL_NAME),
   });
-  rollouts = new RolloutsDomain({
+  const rollouts = new RolloutsDomain({
     rollouts: deps.store.rollouts,
     models: runtime,
     logger: deps.logger,

@@ -16,7 +16,7 @@ import { preprocess } from './preprocess';
 export interface ModelRuntimeOptions {
   folders: ModelFolders;
   name: string;
-  /** The version served when no rollout is stored: a version folder, or undefined for the newest. */
+  /** The version served when no rollout is stored: a version folder, or undefined for the newest shipped one. */
   version?: string | undefined;
   workers: number;
   /** Workers of a candidate's pool: it answers beside the current version, so it gets fewer. */
@@ -166,9 +166,10 @@ export class ModelRuntime implements ModelProvider, ModelVersions {
         logger.warn({ err }, 'stored rollout not read: serving the configured version');
         return null;
       });
-      await this.follow(
-        stored ?? { current: this.options.version ?? (await latestVersion(folders, name)), candidate: null },
-      );
+      // Without a stored rollout: the configured version, or the newest shipped one. An adapted version
+      // is served only once rolled out, never just because it is newer.
+      const configured = async () => this.options.version ?? (await latestVersion(folders.shipped, name));
+      await this.follow(stored ?? { current: await configured(), candidate: null });
     } catch (err) {
       this.failure = err instanceof Error ? err.message : String(err);
       logger.error({ error: this.failure }, 'model not loaded');

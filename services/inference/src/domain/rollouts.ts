@@ -67,12 +67,6 @@ export class RolloutsDomain {
     if (stored) await this.deps.models.follow({ current: stored.current, candidate: stored.candidate });
   }
 
-  /** The stored rollout's target, for start-up. */
-  async storedTarget(): Promise<RolloutTarget | null> {
-    const stored = await this.deps.rollouts.find(this.deps.models.name);
-    return stored ? { current: stored.current, candidate: stored.candidate } : null;
-  }
-
   private served(): RolloutTarget {
     const served = this.deps.models.target();
     if (!served)
@@ -83,6 +77,12 @@ export class RolloutsDomain {
   private targetView(name: string, target: RolloutTarget) {
     return { name, current: target.current, candidate: target.candidate };
   }
+}
+
+/** The versions a stored rollout says to serve (null: none stored), for start-up. */
+export async function storedTarget(rollouts: RolloutRepository, name: string): Promise<RolloutTarget | null> {
+  const stored = await rollouts.find(name);
+  return stored ? { current: stored.current, candidate: stored.candidate } : null;
 }
 
 function targetOf(request: RolloutRequest, current: string): RolloutTarget {
