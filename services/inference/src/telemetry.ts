@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
-import type { PoolTelemetry } from './data-access/inference-pool';
+import type { RuntimeTelemetry } from './data-access/model-runtime';
 import type { InferenceTelemetry } from './domain/ports';
 
 /** `readyMaxQueue` is exported too, so an alert compares each replica's queue with its own threshold. */
-export function promTelemetry(metrics: Metrics, readyMaxQueue: number): InferenceTelemetry & PoolTelemetry {
+export function promTelemetry(metrics: Metrics, readyMaxQueue: number): InferenceTelemetry & RuntimeTelemetry {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -48,6 +48,12 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
     labelNames: ['model_version', 'agreed'] as const,
     registers,
   });
+  const served = new Gauge({
+    name: 'capcheck_model_version_served',
+    help: "The model versions this replica serves (1): role current, or the candidate's mode (shadow, canary)",
+    labelNames: ['model', 'version', 'role'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'capcheck_inference_queue_depth',
     help: 'Images waiting for a free inference worker',
@@ -71,5 +77,10 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
       batchSeconds.observe(seconds);
     },
     queueDepth: (depth) => queueDepth.set(depth),
+    serving(model, target) {
+      served.reset();
+      served.set({ model, version: target.current, role: 'current' }, 1);
+      if (target.candidate) served.set({ model, version: target.candidate.version, role: target.candidate.mode }, 1);
+    },
   };
 }

@@ -1,5 +1,6 @@
 // Rollout of model versions: PUT/GET /admin/api/models/:name/rollout, shadow, canary, full, rollback,
 // a restart, and two processes that share one store and model folder.
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,11 +40,14 @@ function dataDirWithVersion3(): string {
   return dataDir;
 }
 
-/** The same pixels, other bytes: a JPEG comment segment makes each picture new (its own sha256). */
+/**
+ * The same pixels, other bytes: a JPEG comment segment makes each picture new (its own sha256).
+ * A fixed tag makes the same bytes on every run (the canary split is then the same every run).
+ */
 let pictures = 0;
-const freshPicture = (file = 'open-1.jpg') => {
+const freshPicture = (file = 'open-1.jpg', tag = `rollout ${process.pid} ${++pictures}`) => {
   const bytes = samplePicture(file);
-  const text = Buffer.from(`rollout ${process.pid} ${++pictures}`);
+  const text = Buffer.from(tag);
   const head = Buffer.from([0xff, 0xfe, 0, text.length + 2]);
   return Buffer.concat([bytes.subarray(0, 2), head, text, bytes.subarray(2)]);
 };
@@ -171,19 +175,25 @@ describe('rollout API on one process', () => {
     }
     const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/capcheck_shadow_predictions_total\{model_version="3",agreed="true"\} [1-9]/);
+    expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="3",role="shadow"} 1');
   });
 
   test('canary: percent of pictures, sticky per picture, are answered by the candidate', async () => {
     const percent = 30;
     expect((await putRollout(sys, admin.accessToken, { version: '3', mode: 'canary', percent })).status).toBe(200);
-    const sent = Array.from({ length: 200 }, () => freshPicture());
+    const sent = Array.from({ length: 200 }, (_, i) => freshPicture('open-1.jpg', `canary picture ${i}`));
     const answers: Prediction[] = [];
     for (let i = 0; i < sent.length; i += 20) {
       answers.push(...(await Promise.all(sent.slice(i, i + 20).map((b) => postPicture(sys, user.accessToken, b)))));
     }
     const byCandidate = answers.filter((a) => a.model.version === '3').length;
     expect(Math.abs((byCandidate / answers.length) * 100 - percent)).toBeLessThanOrEqual(10);
-    expect(answers.every((a) => a.label === 'open' && ['2', '3'].includes(a.model.version))).toBe(true);
+    expect(answers.every((a) => a.label === 'open')).toBe(true);
+    // Exactly the pictures whose sha256 falls in the first `percent` of 100 buckets.
+    const expected = sent.map((b) =>
+      canaryBucket(createHash('sha256').update(b).digest('hex')) < percent ? '3' : '2',
+    );
+    expect(answers.map((a) => a.model.version)).toEqual(expected);
     // Sticky: the same pictures are answered by the same versions again.
     const again = await Promise.all(sent.slice(0, 20).map((b) => postPicture(sys, user.accessToken, b)));
     expect(again.map((a) => a.model.version)).toEqual(answers.slice(0, 20).map((a) => a.model.version));
@@ -204,6 +214,9 @@ describe('rollout API on one process', () => {
     expect(models.items[0]?.version).toBe('3');
     expect(models.rollout).toEqual({ current: '3', candidate: null });
     expect((await postPicture(sys, user.accessToken, freshPicture())).model.version).toBe('3');
+    const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
+    expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="3",role="current"} 1');
+    expect(metrics).not.toContain('version="2",role="current"');
 
     const back = await putRollout(sys, admin.accessToken, { version: '2', mode: 'full' });
     expect(back.body).toMatchObject({ current: '2', candidate: null });

@@ -13,6 +13,11 @@ import { createInferencePool, type InferencePool, type PoolTelemetry } from './i
 import { latestVersion, readVersionManifest, versionExists, type ModelFolders } from './model-repository';
 import { preprocess } from './preprocess';
 
+/** The pools' telemetry, and which versions this replica serves. */
+export interface RuntimeTelemetry extends PoolTelemetry {
+  serving(model: string, target: RolloutTarget): void;
+}
+
 export interface ModelRuntimeOptions {
   folders: ModelFolders;
   name: string;
@@ -26,7 +31,7 @@ export interface ModelRuntimeOptions {
   /** Readiness fails when more predictions than this are queued (saturation), before the queue refuses work. */
   readyMaxQueue: number;
   maxImagePixels: number;
-  telemetry: PoolTelemetry;
+  telemetry: RuntimeTelemetry;
   logger: Logger;
   /** The stored rollout, read once at start-up: it wins over `version`, so a restart keeps the rollout. */
   storedTarget?: () => Promise<RolloutTarget | null>;
@@ -204,6 +209,7 @@ export class ModelRuntime implements ModelProvider, ModelVersions {
     this.failure = undefined;
     this.retireUnused();
     if (!previous || !sameTarget(previous, this.serving.target)) {
+      this.options.telemetry.serving(this.options.name, this.serving.target);
       this.options.logger.info({ model: this.options.name, ...this.serving.target }, 'serving model versions');
     }
   }
