@@ -285,3 +285,19 @@ test('two processes sharing one store and model folder follow the same rollout w
     await a.close();
   }
 });
+
+test('a full rollout brings back a process whose configured version did not load', async () => {
+  const sys = await startInference({ MODEL_VERSION: '999' });
+  try {
+    const admin = (await sys.signUp('admin')).accessToken;
+    expect((await sys.api.get('/readyz')).status).toBe(503);
+    // A candidate needs a current version to stand beside: there is none yet.
+    expect((await putRollout(sys, admin, { version: '1', mode: 'shadow' })).status).toBe(503);
+    const res = await putRollout(sys, admin, { version: '2', mode: 'full' });
+    expect([res.status, res.body.current]).toEqual([200, '2']);
+    expect((await sys.api.get('/readyz')).status).toBe(200);
+    expect((await modelsOf(sys, admin)).items[0]?.version).toBe('2');
+  } finally {
+    await sys.close();
+  }
+});

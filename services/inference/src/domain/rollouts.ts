@@ -51,8 +51,12 @@ export class RolloutsDomain {
     if (!models.exists(request.version)) {
       throw new AppError('not_found', 'version_not_found', `model ${name} has no version ${request.version}`);
     }
-    const current = (await rollouts.find(name))?.current ?? this.served().current;
-    const target = targetOf(request, current);
+    // A full rollout needs no current version: it also brings back a replica whose configured version
+    // did not load.
+    const target =
+      request.mode === 'full'
+        ? { current: request.version, candidate: null }
+        : besideCurrent(request, (await rollouts.find(name))?.current ?? this.served().current);
     await models.prepare(target);
     const record: RolloutRecord = { modelName: name, ...target, updatedAt: this.deps.clock.now(), updatedBy: by };
     await rollouts.save(record);
@@ -85,8 +89,8 @@ export async function storedTarget(rollouts: RolloutRepository, name: string): P
   return stored ? { current: stored.current, candidate: stored.candidate } : null;
 }
 
-function targetOf(request: RolloutRequest, current: string): RolloutTarget {
-  if (request.mode === 'full') return { current: request.version, candidate: null };
+/** A shadow or canary candidate beside the current version. */
+function besideCurrent(request: Exclude<RolloutRequest, { mode: 'full' }>, current: string): RolloutTarget {
   if (request.version === current) {
     throw new AppError('conflict', 'already_current', `version ${request.version} is already the current version`);
   }
