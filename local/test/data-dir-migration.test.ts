@@ -49,7 +49,8 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
     expect(file.prepare('SELECT service, version FROM schema_migrations ORDER BY service').all()).toEqual([
       { service: 'images', version: 1 },
       // Step 2 rebuilt prediction_logs (image_id may be NULL); the old log above came through it.
-      { service: 'inference', version: 2 },
+      // Step 3 added rollouts and the shadow columns of prediction_logs.
+      { service: 'inference', version: 3 },
       { service: 'users', version: 1 },
     ]);
     expect(file.prepare('SELECT COUNT(*) AS n FROM refresh_tokens').get()).toEqual({ n: 2 });
