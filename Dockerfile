@@ -39,7 +39,8 @@ RUN for s in users images inference; do \
       && rm -rf "/out/$s/src" "/out/$s/test" "/out/$s/tsconfig.json" "/out/$s/tsconfig.tsbuildinfo"; \
     done \
  && rm -rf /out/inference/node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v*/win32 \
-           /out/inference/node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v*/darwin
+           /out/inference/node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v*/darwin \
+ && mkdir -p /out/adapted-models
 
 FROM build AS web-build
 RUN pnpm --filter web build
@@ -75,6 +76,9 @@ COPY --from=build /out/inference /app
 # (the manifest's sha256 is checked at start-up).
 COPY models/ /app/models/
 ENV PORT=8083 MODEL_DIR=/app/models
+# Adapted model versions go to a volume mounted here (ADAPTED_MODEL_DIR): the (empty) folder exists
+# in the image, owned by node, so a fresh named volume takes that owner and node can write to it.
+COPY --from=build --chown=node:node /out/adapted-models /var/lib/capcheck/models
 EXPOSE 8083
 CMD ["node", "dist/main.js"]
 

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { latestVersion, readModelManifest, type ModelManifest } from '@capcheck/inference';
@@ -25,4 +25,23 @@ export async function modelsWithManifest(
   const path = join(dir, modelName, version, 'manifest.json');
   writeFileSync(path, JSON.stringify(edit(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>)));
   return dir;
+}
+
+/**
+ * A version as adaptation would write it: a copy of a shipped version under `<dir>/bottle-state/<version>`
+ * (e.g. in a temp ADAPTED_MODEL_DIR, or `<DATA_DIR>/models`), its manifest saying the new version.
+ * `edit` changes the manifest further (to make a version that does not load).
+ */
+export function addModelVersion(
+  dir: string,
+  version: string,
+  options: { from?: string; edit?: (manifest: Record<string, unknown>) => Record<string, unknown> } = {},
+): string {
+  const target = join(dir, modelName, version);
+  mkdirSync(join(dir, modelName), { recursive: true });
+  cpSync(join(bundledModels, modelName, options.from ?? '2'), target, { recursive: true });
+  const path = join(target, 'manifest.json');
+  const manifest = { ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>), version };
+  writeFileSync(path, JSON.stringify((options.edit ?? ((m) => m))(manifest)));
+  return target;
 }

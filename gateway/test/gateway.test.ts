@@ -300,6 +300,7 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
       '/admin/api/users/1',
       '/admin/api/prediction-logs',
       '/admin/api/feedback',
+      '/admin/api/models/bottle-state/rollout',
       '/admin/grafana/',
       '/admin/prometheus/graph',
       '/admin/traefik/dashboard/',

@@ -50,7 +50,8 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
     expect(file.prepare('SELECT service, version FROM schema_migrations ORDER BY service').all()).toEqual([
       { service: 'images', version: 1 },
       // Every step ran: step 2 rebuilt prediction_logs (image_id may be NULL), and the old log above
-      // came through it; step 3 added feedback.
+      // came through it; the later steps added feedback, rollouts (and the shadow columns of
+      // prediction_logs) and adaptations.
       { service: 'inference', version: inferenceSchema.migrations.length },
       { service: 'users', version: 1 },
     ]);

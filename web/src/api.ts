@@ -56,6 +56,10 @@ export interface PredictionLog {
   modelVersion: string;
   cached: boolean;
   latencyMs: number;
+  /** A shadow candidate's answer beside the served one (null without a shadow rollout). */
+  shadowModelVersion: string | null;
+  shadowLabel: string | null;
+  shadowConfidence: number | null;
 }
 /** What an image's owner says it shows, beside the served model's verdict on it. */
 export interface Feedback {
@@ -69,6 +73,34 @@ export interface AdminFeedback extends Feedback {
   createdAt: string;
   updatedAt: string;
 }
+export interface RolloutCandidate {
+  version: string;
+  mode: 'shadow' | 'canary';
+  /** Canary: the share of images (0–100) the candidate answers; null in shadow mode. */
+  percent: number | null;
+}
+export interface ServedModel {
+  name: string;
+  version: string;
+  labels: string[];
+  certaintyThreshold: number | null;
+  workers: number;
+  testMetrics: Record<string, unknown>;
+}
+export interface Models {
+  status: 'loading' | 'ready' | 'failed';
+  items: ServedModel[];
+  rollout: { current: string; candidate: RolloutCandidate | null } | null;
+}
+export interface Rollout {
+  name: string;
+  current: string;
+  candidate: RolloutCandidate | null;
+  updatedAt: string | null;
+  updatedBy: string | null;
+}
+export type RolloutRequest =
+  { version: string; mode: 'shadow' | 'full' } | { version: string; mode: 'canary'; percent: number };
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -286,4 +318,8 @@ export const api = {
     if (query.cursor) params.set('cursor', query.cursor);
     return json<Page<PredictionLog>>(call('GET', `/admin/api/prediction-logs?${params}`));
   },
+  models: () => json<Models>(call('GET', '/models')),
+  rollout: (name: string) => json<Rollout>(call('GET', `/admin/api/models/${encodeURIComponent(name)}/rollout`)),
+  setRollout: (name: string, request: RolloutRequest) =>
+    json<Rollout>(call('PUT', `/admin/api/models/${encodeURIComponent(name)}/rollout`, { json: request })),
 };

@@ -8,6 +8,7 @@ import { feedbackView } from './views/feedback';
 import { galleryView } from './views/gallery';
 import { keysView } from './views/keys';
 import { logsView } from './views/logs';
+import { modelsView } from './views/models';
 
 /*
  * A single page with history routing. Its paths (/sign-in, /my-images, …) are not API paths, so the
@@ -21,6 +22,7 @@ const routes: Record<string, View> = {
   '/api-keys': keysView,
   '/request-logs': logsView,
   '/feedback': feedbackView,
+  '/model-versions': modelsView,
 };
 
 const main = document.getElementById('main')!;
@@ -132,6 +134,7 @@ function drawNav(): void {
       h('li', {}, link('/api-keys', 'API keys')),
       me.role === 'admin' ? h('li', {}, link('/request-logs', 'Request logs')) : null,
       me.role === 'admin' ? h('li', {}, link('/feedback', 'Feedback')) : null,
+      me.role === 'admin' ? h('li', {}, link('/model-versions', 'Models')) : null,
       // Grafana is its own application (allow-listed under /admin): a plain link, full page load.
       me.role === 'admin' ? h('li', {}, h('a', { href: '/admin/grafana/' }, 'Grafana')) : null,
       h('li', { class: 'who' }, h('span', { class: 'email' }, me.email), signOut),

@@ -34,12 +34,13 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
   let version: string;
   const adminEmail = 'grace@example.com';
   const feedbackAdminEmail = 'barbara@example.com';
+  const modelsAdminEmail = 'models-admin@example.com';
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
     version = (await servedModel()).version;
     [sys, browser] = await Promise.all([
-      startLocal({ WEB_DIR: webDir, ADMIN_EMAILS: `${adminEmail},${feedbackAdminEmail}` }),
+      startLocal({ WEB_DIR: webDir, ADMIN_EMAILS: `${adminEmail},${feedbackAdminEmail},${modelsAdminEmail}` }),
       chromium.launch({
         executablePath: chromiumPath,
         args: [
@@ -438,6 +439,45 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
       expect(admin.problems).toEqual([]);
     } finally {
       await admin.context.close();
+    }
+  });
+
+  test('admins roll out a version from the Models page, with the keyboard', async () => {
+    const { page, context, problems } = await open();
+    try {
+      expect((await signUp(sys.api, modelsAdminEmail)).role).toBe('admin');
+      await signIn(page, modelsAdminEmail);
+      await page.getByRole('heading', { level: 1, name: 'Is this bottle open or closed?' }).waitFor();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Models' }).waitFor();
+      await page.getByText(`v${version} on`).waitFor();
+      // Keyboard only: the version, then the mode group (arrow keys), the share, Enter.
+      await page.getByLabel('Version', { exact: true }).fill('1');
+      await page.getByLabel('Version', { exact: true }).press('Tab');
+      await page.keyboard.press('ArrowDown'); // shadow -> canary
+      expect(await page.getByRole('radio', { name: /Canary/ }).isChecked()).toBe(true);
+      await page.getByLabel('Share of images (%)').fill('25');
+      await page.getByLabel('Share of images (%)').press('Enter');
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Rolled out: serving v${version}; candidate v1, canary on 25 % of images.` })
+        .waitFor();
+      await shot(page, 'desktop-models');
+      // An unknown version: the API's words, as an alert.
+      await page.getByLabel('Version', { exact: true }).fill('99');
+      await page.getByRole('button', { name: 'Roll out' }).click();
+      await page.getByRole('alert').filter({ hasText: 'has no version 99' }).waitFor();
+      // Back to the shipped version alone, for the other tests.
+      await page.getByLabel('Version', { exact: true }).fill(version);
+      await page.getByRole('radio', { name: /Full/ }).check();
+      await page.getByRole('button', { name: 'Roll out' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Rolled out: serving v${version}; candidate none.` })
+        .waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
     }
   });
 

@@ -10,18 +10,20 @@ import {
   type Logger,
   type Metrics,
 } from '@capcheck/shared';
-import type { InferenceConfig } from './config';
+import { modelFoldersOf, type InferenceConfig } from './config';
+import type { ModelFolders } from './data-access/model-repository';
 import { ModelRuntime } from './data-access/model-runtime';
 import type { ImageSource, InferenceStore } from './domain/ports';
 import { FeedbackDomain } from './domain/feedback';
 import { PredictionsDomain } from './domain/predictions';
+import { RolloutsDomain, storedTarget } from './domain/rollouts';
 import { createFeedbackRouter, feedbackPathPrefixes } from './entry-points/http/feedback';
 import { createOpenInferenceRouter, openInferencePathPrefixes } from './entry-points/http/open-inference';
 import { createInferenceRouter, predictionPathPrefixes } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
 
 export interface InferenceDeps {
-  config: InferenceConfig;
+  config: InferenceConfig & { DATA_DIR: string };
   store: InferenceStore;
   blobs: BlobStore;
   imageSource: ImageSource;
@@ -44,23 +46,36 @@ export interface InferenceService {
   domain: PredictionsDomain;
   feedback: FeedbackDomain;
   runtime: ModelRuntime;
+  rollouts: RolloutsDomain;
+  /** The shipped and the adapted model folders (adaptation writes new versions into the latter). */
+  folders: ModelFolders;
+  rolloutPollMs: number;
 }
 
 export function createInferenceService(deps: InferenceDeps): InferenceService {
   const { config } = deps;
   const readyMaxQueue = config.INFERENCE_READY_MAX_QUEUE ?? Math.floor(config.INFERENCE_MAX_QUEUE * 0.8);
   const telemetry = promTelemetry(deps.metrics, readyMaxQueue);
+  const folders = modelFoldersOf(config);
   const runtime = new ModelRuntime({
-    modelDir: config.MODEL_DIR,
+    folders,
     name: config.MODEL_NAME,
     version: config.MODEL_VERSION,
     workers: config.INFERENCE_WORKERS,
+    candidateWorkers: config.INFERENCE_CANDIDATE_WORKERS,
     maxBatch: config.INFERENCE_MAX_BATCH,
     maxQueue: config.INFERENCE_MAX_QUEUE,
     readyMaxQueue,
     maxImagePixels: config.MAX_IMAGE_PIXELS,
     telemetry,
     logger: deps.logger,
+    storedTarget: () => storedTarget(deps.store.rollouts, config.MODEL_NAME),
+  });
+  const rollouts = new RolloutsDomain({
+    rollouts: deps.store.rollouts,
+    models: runtime,
+    logger: deps.logger,
+    clock: { now: () => new Date() },
   });
   const domain = new PredictionsDomain({
     imageSource: deps.imageSource,
@@ -89,11 +104,19 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     domain,
     feedback,
     runtime,
+    rollouts,
+    folders,
+    rolloutPollMs: config.ROLLOUT_POLL_MS,
     precompute: config.INFERENCE_PRECOMPUTE,
     router: Router().use(
       // First: its routes authenticate themselves, so /predict/:id/feedback is not verified twice.
       createFeedbackRouter({ feedback, verifier: deps.verifier }),
-      createInferenceRouter({ domain, verifier: deps.verifier, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
+      createInferenceRouter({
+        domain,
+        rollouts,
+        verifier: deps.verifier,
+        maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      }),
       createOpenInferenceRouter({
         models: runtime,
         verifier: deps.verifier,
@@ -105,8 +128,8 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
 }
 
 /**
- * Background work: precompute on `image.uploaded`, forget verdicts and feedback on `image.deleted`, and prune request logs
- * hourly. Returns a stop function for shutdown.
+ * Background work: precompute on `image.uploaded`, forget verdicts and feedback on `image.deleted`,
+ * follow the stored rollout, and prune request logs hourly. Returns a stop function for shutdown.
  */
 export async function startInferenceBackground(
   service: InferenceService,
@@ -133,6 +156,35 @@ export async function startInferenceBackground(
     );
   void prune();
   const timer = setInterval(prune, 3_600_000);
+  timer.unref();
+  const stopFollowing = followRollouts(service, logger);
+  return () => {
+    clearInterval(timer);
+    stopFollowing();
+  };
+}
+
+/** Every replica reads the stored rollout every ROLLOUT_POLL_MS and serves what it says (one poll at a time). */
+function followRollouts(service: InferenceService, logger: Logger): () => void {
+  let polling = false;
+  let lastError: string | undefined;
+  const poll = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      await service.runtime.ready;
+      await service.rollouts.sync();
+      lastError = undefined;
+    } catch (err) {
+      // Logged when the reason changes, not at every poll; the versions served stay as they are.
+      const error = err instanceof Error ? err.message : String(err);
+      if (error !== lastError) logger.warn({ err }, 'rollout not followed');
+      lastError = error;
+    } finally {
+      polling = false;
+    }
+  };
+  const timer = setInterval(() => void poll(), service.rolloutPollMs);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { CircuitBreaker, decodeLimitsConfigShape, setting } from '@capcheck/shared';
+import type { ModelFolders } from './data-access/model-repository';
 
 /** The models that ship with the repository: `<repo>/models`, from src or dist alike. */
 export const bundledModelDir = join(__dirname, '..', '..', '..', 'models');
@@ -14,12 +15,21 @@ export const inferenceConfigShape = {
     .string()
     .regex(/^[\w.-]+$/)
     .default('bottle-state'),
-  /** Unset: the newest version folder. */
+  /**
+   * Versions written at run time (adaptation), beside the shipped MODEL_DIR: a folder every replica
+   * shares. Unset: `<DATA_DIR>/models`.
+   */
+  ADAPTED_MODEL_DIR: z.string().min(1).optional(),
+  /** The version served while no rollout is stored (a stored rollout wins). Unset: the newest version folder. */
   MODEL_VERSION: z
     .string()
     .regex(/^[\w.-]+$/)
     .optional(),
   INFERENCE_WORKERS: setting.positiveInt(availableParallelism()),
+  /** Workers of a candidate version's pool during a shadow or canary rollout. */
+  INFERENCE_CANDIDATE_WORKERS: setting.positiveInt(1),
+  /** How often each replica reads the stored rollout and follows it. */
+  ROLLOUT_POLL_MS: setting.positiveInt(2_000),
   INFERENCE_MAX_BATCH: setting.positiveInt(8),
   INFERENCE_MAX_QUEUE: setting.positiveInt(256),
   /** /readyz reports saturation above this queue depth; unset: 80% of INFERENCE_MAX_QUEUE. */
@@ -43,6 +53,12 @@ export const inferenceConfigShape = {
   /** Where the images service answers, for reading images with the caller's token. */
   IMAGES_URL: z.url().default('http://images:8082'),
 };
+
+/** The model folders: the shipped one, and the one adaptation writes to (under DATA_DIR unless set). */
+export const modelFoldersOf = (config: InferenceConfig & { DATA_DIR: string }): ModelFolders => ({
+  shipped: config.MODEL_DIR,
+  adapted: config.ADAPTED_MODEL_DIR ?? join(resolve(config.DATA_DIR), 'models'),
+});
 
 /** The circuit to the images service, as configured. */
 export const imagesBreakerOf = (config: InferenceConfig): CircuitBreaker =>

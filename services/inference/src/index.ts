@@ -2,7 +2,17 @@ export * from './app';
 export * from './module';
 export * from './config';
 export { ModelRuntime } from './data-access/model-runtime';
-export { latestVersion, readModelManifest, ModelLoadError } from './data-access/model-repository';
+export {
+  latestVersion,
+  listVersions,
+  nextVersion,
+  readModelManifest,
+  readVersionManifest,
+  ModelLoadError,
+  type ModelFolders,
+} from './data-access/model-repository';
+export { RolloutsDomain, type RolloutRequest, type RolloutView } from './domain/rollouts';
+export { canaryBucket } from './domain/predictions';
 export { createInferencePool } from './data-access/inference-pool';
 export { preprocess } from './data-access/preprocess';
 export { PredictionsDomain } from './domain/predictions';

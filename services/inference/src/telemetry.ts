@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
-import type { PoolTelemetry } from './data-access/inference-pool';
+import type { RuntimeTelemetry } from './data-access/model-runtime';
 import type { FeedbackTelemetry, InferenceTelemetry } from './domain/ports';
 
 /**
@@ -14,7 +14,7 @@ export interface FeedbackSeries {
 export function promTelemetry(
   metrics: Metrics,
   readyMaxQueue: number,
-): InferenceTelemetry & PoolTelemetry & FeedbackTelemetry & FeedbackSeries {
+): InferenceTelemetry & RuntimeTelemetry & FeedbackTelemetry & FeedbackSeries {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -53,6 +53,18 @@ export function promTelemetry(
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers,
   });
+  const shadow = new Counter({
+    name: 'capcheck_shadow_predictions_total',
+    help: "A shadow candidate's answers, by its version and whether it agreed with the current version's label",
+    labelNames: ['model_version', 'agreed'] as const,
+    registers,
+  });
+  const served = new Gauge({
+    name: 'capcheck_model_version_served',
+    help: "The model versions this replica serves (1): role current, or the candidate's mode (shadow, canary)",
+    labelNames: ['model', 'version', 'role'] as const,
+    registers,
+  });
   const queueDepth = new Gauge({
     name: 'capcheck_inference_queue_depth',
     help: 'Images waiting for a free inference worker',
@@ -78,6 +90,7 @@ export function promTelemetry(
       confidence.observe({ label }, p);
     },
     inference: (seconds) => inference.observe(seconds),
+    shadow: ({ modelVersion, agreed }) => shadow.inc({ model_version: modelVersion, agreed: String(agreed) }),
     batch(size, seconds) {
       batchSize.observe(size);
       batchSeconds.observe(seconds);
@@ -88,6 +101,11 @@ export function promTelemetry(
     startFeedbackSeries(labels, modelVersion) {
       for (const label of labels)
         for (const agreed of ['true', 'false']) feedback.inc({ label, agreed, model_version: modelVersion }, 0);
+    },
+    serving(model, target) {
+      served.reset();
+      served.set({ model, version: target.current, role: 'current' }, 1);
+      if (target.candidate) served.set({ model, version: target.candidate.version, role: target.candidate.mode }, 1);
     },
   };
 }

@@ -162,6 +162,10 @@ describe('request logs', () => {
         modelVersion: served.version,
         cached: false,
         latencyMs: expect.any(Number),
+        // No shadow rollout: no candidate answered.
+        shadowModelVersion: null,
+        shadowLabel: null,
+        shadowConfidence: null,
       },
     ]);
     const closedOnly = await sys.api.get<{ items: { label: string }[] }>(
@@ -213,6 +217,9 @@ describe('request logs', () => {
       modelVersion: served.version,
       cached: false,
       latencyMs: 1,
+      shadowModelVersion: null,
+      shadowLabel: null,
+      shadowConfidence: null,
     };
     const recent = { ...old, id: randomUUID(), at: new Date() };
     await sys.store.predictionLogs.append(old);

@@ -14,14 +14,15 @@ const readiness = (runtime: ModelRuntime) =>
 
 test('inference readiness reports saturation while more predictions are queued than allowed, and recovers', async () => {
   const runtime = new ModelRuntime({
-    modelDir,
+    folders: { shipped: modelDir, adapted: join(modelDir, 'none') },
     name: 'bottle-state',
     workers: 1,
+    candidateWorkers: 1,
     maxBatch: 1,
     maxQueue: 200,
     readyMaxQueue: 2,
     maxImagePixels: 40_000_000,
-    telemetry: { batch: () => undefined, queueDepth: () => undefined },
+    telemetry: { batch: () => undefined, queueDepth: () => undefined, serving: () => undefined },
     logger: createLogger({ service: 'test', level: 'silent' }),
   });
   try {

@@ -41,6 +41,13 @@ export const logsView: View = {
               h('td', {}, log.cached ? 'yes' : 'no'),
               h('td', { class: 'num' }, `${log.latencyMs.toFixed(1)} ms`),
               h('td', {}, `${log.modelName} v${log.modelVersion}`),
+              h(
+                'td',
+                {},
+                log.shadowModelVersion
+                  ? `v${log.shadowModelVersion}: ${log.shadowLabel ?? '?'} ${formatPercent(log.shadowConfidence ?? 0)}`
+                  : '',
+              ),
               h('td', {}, h('code', {}, log.userId.slice(0, 8)), log.apiKeyId ? ' (API key)' : ''),
               h('td', {}, log.clientIp),
             ),
@@ -100,8 +107,8 @@ export const logsView: View = {
             h(
               'tr',
               {},
-              ...['Time', 'Verdict', 'Confidence', 'Cached', 'Latency', 'Model', 'User', 'Client IP'].map((t) =>
-                h('th', { scope: 'col' }, t),
+              ...['Time', 'Verdict', 'Confidence', 'Cached', 'Latency', 'Model', 'Shadow', 'User', 'Client IP'].map(
+                (t) => h('th', { scope: 'col' }, t),
               ),
             ),
           ),

@@ -89,19 +89,76 @@ export async function readModelManifest(modelDir: string, name: string, version:
   };
 }
 
-/** The newest version folder of a model: a folder with a manifest (numeric versions compare as numbers). */
-export async function latestVersion(modelDir: string, name: string): Promise<string> {
+/**
+ * The model versions serving may use, over two folders: the shipped `MODEL_DIR` (read-only, part of
+ * the image) and the writable `ADAPTED_MODEL_DIR` (versions made by adaptation, on a volume every
+ * replica reads). A version is looked up in that order; version names are unique across both.
+ */
+export interface ModelFolders {
+  /** The shipped models: `MODEL_DIR`. */
+  shipped: string;
+  /** Versions written at run time: `ADAPTED_MODEL_DIR`. */
+  adapted: string;
+}
+
+/** A version folder name that cannot leave its model's folder (`..`, slashes). */
+export const versionPattern = /^[\w-][\w.-]{0,63}$/;
+
+/** The folders given, as a list: one folder (the shipped repository) or both, shipped first. */
+const foldersOf = (dirs: string | ModelFolders): string[] =>
+  typeof dirs === 'string' ? [dirs] : [dirs.shipped, dirs.adapted];
+
+/** Version folders (with a manifest) of a model in one folder; none when the folder is missing. */
+async function versionsIn(dir: string, name: string): Promise<string[]> {
   let entries: Dirent[];
   try {
-    entries = await readdir(join(modelDir, name), { withFileTypes: true });
-  } catch (err) {
-    throw new ModelLoadError(`model folder not found: ${join(modelDir, name)}`, { cause: err });
+    entries = await readdir(join(dir, name), { withFileTypes: true });
+  } catch {
+    return [];
   }
-  const versions = entries
-    .filter((e) => e.isDirectory() && existsSync(join(modelDir, name, e.name, 'manifest.json')))
-    .map((e) => e.name)
-    .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
-  const [newest] = versions;
-  if (!newest) throw new ModelLoadError(`no version folder with a manifest.json in ${join(modelDir, name)}`);
-  return newest;
+  return entries
+    .filter((e) => e.isDirectory() && existsSync(join(dir, name, e.name, 'manifest.json')))
+    .map((e) => e.name);
 }
+
+const newestFirst = (a: string, b: string) => b.localeCompare(a, 'en', { numeric: true });
+
+/** Every version of a model in the folders, newest first (numeric versions compare as numbers). */
+export async function listVersions(dirs: string | ModelFolders, name: string): Promise<string[]> {
+  const all = await Promise.all(foldersOf(dirs).map((dir) => versionsIn(dir, name)));
+  return [...new Set(all.flat())].sort(newestFirst);
+}
+
+/** The newest version folder of a model: a folder with a manifest (numeric versions compare as numbers). */
+export async function latestVersion(dirs: string | ModelFolders, name: string): Promise<string> {
+  const [newest] = await listVersions(dirs, name);
+  if (newest) return newest;
+  const [shipped] = foldersOf(dirs) as [string];
+  if (!existsSync(join(shipped, name))) throw new ModelLoadError(`model folder not found: ${join(shipped, name)}`);
+  throw new ModelLoadError(`no version folder with a manifest.json in ${join(shipped, name)}`);
+}
+
+/**
+ * The version number adaptation writes next: one more than the largest numeric version in either
+ * folder (non-numeric names are skipped), "1" for a model with none.
+ */
+export async function nextVersion(dirs: string | ModelFolders, name: string): Promise<string> {
+  const numbers = (await listVersions(dirs, name)).filter((v) => /^\d+$/.test(v)).map(Number);
+  return String(Math.max(0, ...numbers) + 1);
+}
+
+/**
+ * The folder that holds `<name>/<version>`: the shipped one first, then the adapted one. A version in
+ * neither is looked for in the shipped folder, so the error names the manifest that is missing.
+ */
+export function folderOf(dirs: ModelFolders, name: string, version: string): string {
+  return [dirs.shipped, dirs.adapted].find((dir) => existsSync(join(dir, name, version))) ?? dirs.shipped;
+}
+
+/** Whether a version folder exists in either folder (it may still be broken). */
+export const versionExists = (dirs: ModelFolders, name: string, version: string): boolean =>
+  versionPattern.test(version) && [dirs.shipped, dirs.adapted].some((dir) => existsSync(join(dir, name, version)));
+
+/** A version's manifest, from whichever folder holds it. */
+export const readVersionManifest = (dirs: ModelFolders, name: string, version: string): Promise<ModelManifest> =>
+  readModelManifest(folderOf(dirs, name, version), name, version);

@@ -49,6 +49,17 @@ export interface PredictionLogRecord {
   modelVersion: string;
   cached: boolean;
   latencyMs: number;
+  /** The candidate's answer during a shadow rollout (written after the response); null otherwise. */
+  shadowModelVersion: string | null;
+  shadowLabel: string | null;
+  shadowConfidence: number | null;
+}
+
+/** A shadow candidate's answer to a prediction already logged. */
+export interface ShadowAnswer {
+  modelVersion: string;
+  label: string;
+  confidence: number;
 }
 
 export interface PredictionLogQuery extends PageRequest {
@@ -59,6 +70,8 @@ export interface PredictionLogQuery extends PageRequest {
 
 export interface PredictionLogRepository {
   append(log: PredictionLogRecord): Promise<void>;
+  /** Adds the shadow candidate's answer to a logged prediction (no-op for an unknown id). */
+  recordShadow(id: string, answer: ShadowAnswer): Promise<void>;
   /** Logs with from <= at < to (and the label, if given), newest first. */
   query(query: PredictionLogQuery): Promise<Page<PredictionLogRecord>>;
   /** Retention: removes logs older than the date; returns how many. */
@@ -107,11 +120,44 @@ export interface FeedbackRepository {
   labelled(): Promise<FeedbackRecord[]>;
 }
 
+/**
+ * How a candidate version is tried beside the current one: `shadow` answers every prediction off the
+ * response path (logged, never shown); `canary` answers `percent` of images (sticky per image).
+ */
+export type CandidateMode = 'shadow' | 'canary';
+
+export interface RolloutCandidate {
+  version: string;
+  mode: CandidateMode;
+  /** Canary only: the share of images (0–100) the candidate answers; null in shadow mode. */
+  percent: number | null;
+}
+
+/** Which versions of a model every replica serves: the current one, and a candidate on trial. */
+export interface RolloutTarget {
+  current: string;
+  candidate: RolloutCandidate | null;
+}
+
+/** The stored rollout of one model: every replica polls it and follows. */
+export interface RolloutRecord extends RolloutTarget {
+  modelName: string;
+  updatedAt: Date;
+  updatedBy: UserId;
+}
+
+export interface RolloutRepository {
+  find(modelName: string): Promise<RolloutRecord | null>;
+  /** Inserts or replaces the model's rollout: the last write wins. */
+  save(rollout: RolloutRecord): Promise<void>;
+}
+
 /** Everything the inference service keeps. */
 export interface InferenceStore extends StoreLifecycle {
   readonly predictions: PredictionRepository;
   readonly predictionLogs: PredictionLogRepository;
   readonly feedback: FeedbackRepository;
+  readonly rollouts: RolloutRepository;
 }
 
 export interface DescribedImage {
@@ -177,17 +223,46 @@ export interface LoadedModel {
   run(images: readonly Uint8Array[]): Promise<Float32Array[]>;
 }
 
+/** A candidate version, loaded, and how it is tried. */
+export interface CandidateModel {
+  model: LoadedModel;
+  mode: CandidateMode;
+  percent: number | null;
+}
+
 /** The model may be loading, loaded, or broken; serving asks at each request. */
 export interface ModelProvider {
-  /** The loaded model, or an `unavailable` AppError naming why not. */
+  /** The loaded current version, or an `unavailable` AppError naming why not. */
   current(): LoadedModel;
+  /** The candidate on trial, once loaded; null when there is none. */
+  candidate(): CandidateModel | null;
   state(): ModelState;
+  /** The versions being served (null while the first one loads). */
+  target(): RolloutTarget | null;
+}
+
+/**
+ * The model versions a rollout may name, and the runtime that serves them: what the rollouts domain
+ * needs of the model repository and of the runtime.
+ */
+export interface ModelVersions {
+  readonly name: string;
+  /** Whether a version folder exists (it may still fail to load). */
+  exists(version: string): boolean;
+  /** Loads what the target needs; an `unprocessable` AppError with the reason when a version does not load. */
+  prepare(target: RolloutTarget): Promise<void>;
+  /** Serves the target (loading what it needs), then closes versions no longer needed. */
+  follow(target: RolloutTarget): Promise<void>;
+  /** The versions being served (null while the first one loads). */
+  target(): RolloutTarget | null;
 }
 
 export interface InferenceTelemetry {
   cache(result: 'hit' | 'miss'): void;
   prediction(verdict: { label: string; model: string; confidence: number; certain: boolean; cached: boolean }): void;
   inference(seconds: number): void;
+  /** A shadow candidate's answer, compared with the current version's. */
+  shadow(answer: { modelVersion: string; agreed: boolean }): void;
 }
 
 /** Answers the owners give (`capcheck_feedback_total`), with whether the served model agreed. */

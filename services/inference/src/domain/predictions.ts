@@ -19,6 +19,7 @@ import type {
   PredictionLogRecord,
   PredictionRecord,
   PredictionsDomainDeps,
+  RolloutTarget,
 } from './ports';
 
 export interface PredictionView {
@@ -64,7 +65,14 @@ export class PredictionsDomain {
     const described = await this.deps.imageSource.describe(caller, id);
     if (!described) throw imageNotFound();
     // The bytes are fetched only on a miss: a cached verdict needs the description alone.
-    return this.answer(model, caller, context, { ...described, stored: true, started }, () => this.bytesOf(caller, id));
+    const route = this.route(model, id);
+    // Read once, for the current version and a shadow candidate alike.
+    const bytes = once(async () => {
+      const image = await this.deps.imageSource.read(caller, id);
+      if (!image) throw imageNotFound();
+      return image.bytes;
+    });
+    return this.answer(route, caller, context, { ...described, stored: true, started }, bytes);
   }
 
   /**
@@ -103,7 +111,8 @@ export class PredictionsDomain {
     const image = options.store
       ? await this.deps.imageSource.store(caller, picture)
       : { imageId: null, format, sha256: createHash('sha256').update(picture.bytes).digest('hex') };
-    return this.answer(model, caller, context, { ...image, stored: options.store, started }, async () => picture.bytes);
+    const route = this.route(model, image.imageId ?? image.sha256);
+    return this.answer(route, caller, context, { ...image, stored: options.store, started }, async () => picture.bytes);
   }
 
   /**
@@ -152,6 +161,11 @@ export class PredictionsDomain {
     return this.deps.model.state();
   }
 
+  /** The versions served: the current one and a candidate on trial, for `GET /models`. */
+  servedVersions(): RolloutTarget | null {
+    return this.deps.model.target();
+  }
+
   queryLogs(query: PredictionLogQuery): Promise<Page<PredictionLogRecord>> {
     return this.deps.logs.query(query);
   }
@@ -162,9 +176,21 @@ export class PredictionsDomain {
     return this.deps.logs.deleteOlderThan(cutoff);
   }
 
+  /**
+   * Which version answers an image: during a canary, the candidate for its share of images (sticky:
+   * by a hash of the image's id, or of its sha256 when it has none); otherwise the current one. In
+   * shadow mode the candidate answers too, off the response path.
+   */
+  private route(current: LoadedModel, key: string): Route {
+    const candidate = this.deps.model.candidate();
+    if (!candidate) return { model: current, shadow: null };
+    if (candidate.mode === 'shadow') return { model: current, shadow: candidate.model };
+    return { model: inCanary(key, candidate.percent ?? 0) ? candidate.model : current, shadow: null };
+  }
+
   /** The verdict on an image: from the cache by sha256, or computed from its bytes; then counted and logged. */
   private async answer(
-    model: LoadedModel,
+    { model, shadow }: Route,
     caller: Caller,
     context: RequestContext,
     image: { imageId: ImageId | null; sha256: string; format: ImageFormat; stored: boolean; started: bigint },
@@ -183,7 +209,7 @@ export class PredictionsDomain {
       certain,
       cached,
     });
-    await this.log({
+    const log: PredictionLogRecord = {
       id: randomUUID(),
       at: this.deps.clock.now(),
       imageId: image.imageId,
@@ -199,7 +225,13 @@ export class PredictionsDomain {
       modelVersion: version,
       cached,
       latencyMs: Number(process.hrtime.bigint() - image.started) / 1e6,
-    });
+      shadowModelVersion: null,
+      shadowLabel: null,
+      shadowConfidence: null,
+    };
+    const logged = await this.log(log);
+    // Not awaited: the caller gets the current version's answer without waiting for the candidate's.
+    if (shadow) void this.shadowAnswer(shadow, log, logged, bytes);
     return {
       imageId: image.imageId,
       label: prediction.label,
@@ -252,13 +284,59 @@ export class PredictionsDomain {
     return work;
   }
 
-  private async log(record: PredictionLogRecord): Promise<void> {
+  /** Whether the record was written. */
+  private async log(record: PredictionLogRecord): Promise<boolean> {
     try {
       await this.deps.logs.append(record);
+      return true;
     } catch (err) {
       this.deps.logger.warn({ err }, 'prediction log not written');
+      return false;
     }
   }
+
+  /** A shadow candidate's verdict on the same picture: counted (agreed or not) and added to the log record. */
+  private async shadowAnswer(
+    model: LoadedModel,
+    log: PredictionLogRecord,
+    logged: boolean,
+    bytes: () => Promise<Buffer>,
+  ): Promise<void> {
+    const { name, version } = model.manifest;
+    try {
+      const prediction =
+        (await this.deps.predictions.find(log.imageSha256, name, version)) ??
+        (await this.compute(model, log.imageSha256, await bytes()));
+      this.deps.telemetry.shadow({ modelVersion: version, agreed: prediction.label === log.label });
+      if (logged) {
+        await this.deps.logs.recordShadow(log.id, {
+          modelVersion: version,
+          label: prediction.label,
+          confidence: prediction.confidence,
+        });
+      }
+    } catch (err) {
+      // The user has the current version's answer; a candidate that fails only costs its comparison.
+      this.deps.logger.warn({ err, model: `${name}/${version}` }, 'shadow prediction failed');
+    }
+  }
+}
+
+/** The version that answers a prediction, and a shadow candidate that answers it too. */
+interface Route {
+  model: LoadedModel;
+  shadow: LoadedModel | null;
+}
+
+/** Sticky canary split: the same key (image id or sha256) always lands in the same one of 100 buckets. */
+export const canaryBucket = (key: string): number => createHash('sha256').update(key).digest().readUInt32BE(0) % 100;
+
+const inCanary = (key: string, percent: number) => canaryBucket(key) < percent;
+
+/** A lazy value computed at most once. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }
 
 /** A model without a threshold (uncalibrated, v1 and v2) claims nothing: its verdicts count as certain. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { newId, type ImageId, type UserId } from '@capcheck/shared';
 import type { FeedbackRecord, InferenceStore, PredictionLogRecord, PredictionRecord } from '@capcheck/inference';
+import type { InferenceStore, PredictionLogRecord, PredictionRecord, RolloutRecord } from '@capcheck/inference';
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
 const sha256Hex = () => randomUUID().replace(/-/g, '').repeat(2);
@@ -30,6 +31,9 @@ const predictionLog = (overrides: Partial<PredictionLogRecord> = {}): Prediction
   modelVersion: '2',
   cached: false,
   latencyMs: 12.5,
+  shadowModelVersion: null,
+  shadowLabel: null,
+  shadowConfidence: null,
   ...overrides,
 });
 
@@ -125,6 +129,19 @@ export function inferenceStoreContract(open: () => Promise<InferenceStore>): voi
       expect(new Set(stored.items.map((l) => l.id))).toEqual(new Set([taken.id, others[0]!.id, others[1]!.id]));
     });
 
+    test("a shadow candidate's answer is added to a logged prediction, and only to it", async () => {
+      const label = `label-${randomUUID()}`;
+      const [shadowed, other] = [predictionLog({ label }), predictionLog({ label, at: at(1) })];
+      await Promise.all([store.predictionLogs.append(shadowed), store.predictionLogs.append(other)]);
+      await store.predictionLogs.recordShadow(shadowed.id, { modelVersion: '3', label: 'closed', confidence: 0.75 });
+      await store.predictionLogs.recordShadow(randomUUID(), { modelVersion: '3', label: 'open', confidence: 0.5 });
+      const page = await store.predictionLogs.query({ from: at(0), to: at(10), label, limit: 10 });
+      expect(page.items).toEqual([
+        other,
+        { ...shadowed, shadowModelVersion: '3', shadowLabel: 'closed', shadowConfidence: 0.75 },
+      ]);
+    });
+
     test('retention removes records older than the date and keeps the rest', async () => {
       const label = `label-${randomUUID()}`;
       const old = predictionLog({ label, at: new Date(Date.UTC(1990, 0, 1)) });
@@ -207,6 +224,33 @@ export function inferenceStoreContract(open: () => Promise<InferenceStore>): voi
       for (const f of answers) expect(all.find((r) => r.imageId === f.imageId)).toEqual(f);
       const ids = all.map((r) => r.imageId);
       expect(ids).toEqual([...ids].sort());
+    });
+  });
+
+  describe('rollouts', () => {
+    const rollout = (overrides: Partial<RolloutRecord> = {}): RolloutRecord => ({
+      modelName: `model-${randomUUID()}`, // this test's own model
+      current: '2',
+      candidate: { version: '3', mode: 'canary', percent: 25 },
+      updatedAt: at(0),
+      updatedBy: newId<UserId>(),
+      ...overrides,
+    });
+
+    test('a model without a rollout has none', async () => {
+      expect(await store.rollouts.find(`model-${randomUUID()}`)).toBeNull();
+    });
+
+    test('save then find; saving again replaces it (the last write wins), other models untouched', async () => {
+      const first = rollout();
+      const other = rollout({ candidate: { version: '4', mode: 'shadow', percent: null } });
+      await store.rollouts.save(first);
+      await store.rollouts.save(other);
+      expect(await store.rollouts.find(first.modelName)).toEqual(first);
+      const full = { ...first, current: '3', candidate: null, updatedAt: at(5000), updatedBy: newId<UserId>() };
+      await store.rollouts.save(full);
+      expect(await store.rollouts.find(first.modelName)).toEqual(full);
+      expect(await store.rollouts.find(other.modelName)).toEqual(other);
     });
   });
 }

@@ -29,6 +29,9 @@ import type {
   PredictionLogRepository,
   PredictionRecord,
   PredictionRepository,
+  RolloutRecord,
+  RolloutRepository,
+  ShadowAnswer,
 } from '../../domain/ports';
 
 /**
@@ -73,6 +76,10 @@ const predictionLogSchema = new Schema<PredictionLogDocument>(
     modelVersion: requiredText,
     cached: { type: Boolean, required: true },
     latencyMs: requiredNumber,
+    // A shadow candidate's answer, added after the response (null without one).
+    shadowModelVersion: nullableText,
+    shadowLabel: nullableText,
+    shadowConfidence: { type: Number, default: null },
   },
   schemaOptions('prediction_logs'),
 );
@@ -136,7 +143,43 @@ const toPrediction = (d: PredictionDocument): PredictionRecord => ({
   createdAt: d.createdAt,
 });
 
-const toPredictionLog = (d: PredictionLogDocument) => fromDocument<PredictionLogRecord>(d);
+/** Records written before shadow rollouts have no shadow fields: they read as null. */
+const toPredictionLog = (d: PredictionLogDocument): PredictionLogRecord => ({
+  ...fromDocument<PredictionLogRecord>(d),
+  shadowModelVersion: d.shadowModelVersion ?? null,
+  shadowLabel: d.shadowLabel ?? null,
+  shadowConfidence: d.shadowConfidence ?? null,
+});
+
+/** One document per model, keyed by its name. */
+interface RolloutDocument {
+  _id: string;
+  current: string;
+  candidate: { version: string; mode: 'shadow' | 'canary'; percent: number | null } | null;
+  updatedAt: Date;
+  updatedBy: string;
+}
+
+const rolloutSchema = new Schema<RolloutDocument>(
+  {
+    _id: requiredText,
+    current: requiredText,
+    candidate: {
+      type: new Schema(
+        {
+          version: requiredText,
+          mode: { type: String, enum: ['shadow', 'canary'], required: true },
+          percent: { type: Number, default: null },
+        },
+        { _id: false },
+      ),
+      default: null,
+    },
+    updatedAt: requiredDate,
+    updatedBy: requiredText,
+  },
+  schemaOptions('rollouts'),
+);
 
 class MongoPredictions implements PredictionRepository {
   constructor(private readonly model: Model<PredictionDocument>) {}
@@ -185,6 +228,13 @@ class MongoPredictionLogs implements PredictionLogRepository {
       PredictionLogDocument[]
     >();
     return toPage(docs.map(toPredictionLog), limit, (l) => [l.at, l.id]);
+  }
+
+  async recordShadow(id: string, a: ShadowAnswer): Promise<void> {
+    await this.model.updateOne(
+      { _id: String(id) },
+      { $set: { shadowModelVersion: a.modelVersion, shadowLabel: a.label, shadowConfidence: a.confidence } },
+    );
   }
 
   async deleteOlderThan(date: Date): Promise<number> {
@@ -245,13 +295,43 @@ class MongoFeedback implements FeedbackRepository {
   }
 }
 
+class MongoRollouts implements RolloutRepository {
+  constructor(private readonly model: Model<RolloutDocument>) {}
+
+  async find(modelName: string): Promise<RolloutRecord | null> {
+    const doc = await this.model.findById(String(modelName)).lean<RolloutDocument>();
+    if (!doc) return null;
+    const candidate = doc.candidate
+      ? { version: doc.candidate.version, mode: doc.candidate.mode, percent: doc.candidate.percent ?? null }
+      : null;
+    return {
+      modelName: doc._id,
+      current: doc.current,
+      candidate,
+      updatedAt: doc.updatedAt,
+      updatedBy: doc.updatedBy as UserId,
+    };
+  }
+
+  async save(r: RolloutRecord): Promise<void> {
+    const { current, candidate, updatedAt, updatedBy } = r;
+    await this.model.replaceOne(
+      { _id: String(r.modelName) },
+      { current, candidate, updatedAt, updatedBy },
+      { upsert: true, runValidators: true },
+    );
+  }
+}
+
 /** Registers the models and waits for their indexes: the prediction key must exist before the first upsert. */
 async function createInferenceModels(conn: Connection) {
   const predictions = conn.model<PredictionDocument>('Prediction', predictionSchema);
   const predictionLogs = conn.model<PredictionLogDocument>('PredictionLog', predictionLogSchema);
   const feedback = conn.model<FeedbackDocument>('Feedback', feedbackSchema);
+  const rollouts = conn.model<RolloutDocument>('Rollout', rolloutSchema);
+  // The rollout's key is its _id: no index to build.
   await Promise.all([predictions.createIndexes(), predictionLogs.createIndexes(), feedback.createIndexes()]);
-  return { predictions, predictionLogs, feedback };
+  return { predictions, predictionLogs, feedback, rollouts };
 }
 
 /** The inference service's collections, in the database its MONGO_URL names. */
@@ -262,6 +342,7 @@ export function createMongoInferenceStore(url: string): Promise<InferenceStore> 
       predictions: new MongoPredictions(models.predictions),
       predictionLogs: new MongoPredictionLogs(models.predictionLogs),
       feedback: new MongoFeedback(models.feedback),
+      rollouts: new MongoRollouts(models.rollouts),
     };
   });
 }

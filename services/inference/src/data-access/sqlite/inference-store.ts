@@ -19,6 +19,9 @@ import type {
   PredictionLogRepository,
   PredictionRecord,
   PredictionRepository,
+  RolloutRecord,
+  RolloutRepository,
+  ShadowAnswer,
 } from '../../domain/ports';
 import { inferenceSchema } from './migrations';
 
@@ -90,6 +93,9 @@ interface PredictionLogRow {
   model_version: string;
   cached: number;
   latency_ms: number;
+  shadow_model_version: string | null;
+  shadow_label: string | null;
+  shadow_confidence: number | null;
 }
 
 const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
@@ -108,6 +114,9 @@ const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
   modelVersion: r.model_version,
   cached: r.cached === 1,
   latencyMs: r.latency_ms,
+  shadowModelVersion: r.shadow_model_version,
+  shadowLabel: r.shadow_label,
+  shadowConfidence: r.shadow_confidence,
 });
 
 class SqlitePredictionLogs implements PredictionLogRepository {
@@ -156,8 +165,9 @@ class SqlitePredictionLogs implements PredictionLogRepository {
     this.db
       .prepare(
         `INSERT INTO prediction_logs (id, at, image_id, user_id, api_key_id, client_ip, user_agent, image_format,
-           image_sha256, label, confidence, model_name, model_version, cached, latency_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           image_sha256, label, confidence, model_name, model_version, cached, latency_ms,
+           shadow_model_version, shadow_label, shadow_confidence)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         l.id,
@@ -175,6 +185,9 @@ class SqlitePredictionLogs implements PredictionLogRepository {
         l.modelVersion,
         l.cached ? 1 : 0,
         l.latencyMs,
+        l.shadowModelVersion,
+        l.shadowLabel,
+        l.shadowConfidence,
       );
   }
 
@@ -194,6 +207,14 @@ class SqlitePredictionLogs implements PredictionLogRepository {
       .prepare(`SELECT * FROM prediction_logs WHERE ${conditions.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ?`)
       .all(...params, limit + 1) as PredictionLogRow[];
     return toPage(rows.map(toPredictionLog), limit, (l) => [l.at, l.id]);
+  }
+
+  async recordShadow(id: string, a: ShadowAnswer): Promise<void> {
+    this.db
+      .prepare(
+        'UPDATE prediction_logs SET shadow_model_version = ?, shadow_label = ?, shadow_confidence = ? WHERE id = ?',
+      )
+      .run(a.modelVersion, a.label, a.confidence, id);
   }
 
   async deleteOlderThan(date: Date): Promise<number> {
@@ -291,11 +312,63 @@ class SqliteFeedback implements FeedbackRepository {
   }
 }
 
+interface RolloutRow {
+  model_name: string;
+  current_version: string;
+  candidate_version: string | null;
+  candidate_mode: 'shadow' | 'canary' | null;
+  candidate_percent: number | null;
+  updated_at: number;
+  updated_by: string;
+}
+
+class SqliteRollouts implements RolloutRepository {
+  constructor(private readonly db: StatementSource) {}
+
+  async find(modelName: string): Promise<RolloutRecord | null> {
+    const row = this.db.prepare('SELECT * FROM rollouts WHERE model_name = ?').get(modelName) as RolloutRow | undefined;
+    if (!row) return null;
+    return {
+      modelName: row.model_name,
+      current: row.current_version,
+      candidate:
+        row.candidate_version && row.candidate_mode
+          ? { version: row.candidate_version, mode: row.candidate_mode, percent: row.candidate_percent }
+          : null,
+      updatedAt: new Date(row.updated_at),
+      updatedBy: row.updated_by as UserId,
+    };
+  }
+
+  async save(r: RolloutRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO rollouts (model_name, current_version, candidate_version, candidate_mode, candidate_percent,
+           updated_at, updated_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model_name) DO UPDATE SET current_version = excluded.current_version,
+           candidate_version = excluded.candidate_version, candidate_mode = excluded.candidate_mode,
+           candidate_percent = excluded.candidate_percent, updated_at = excluded.updated_at,
+           updated_by = excluded.updated_by`,
+      )
+      .run(
+        r.modelName,
+        r.current,
+        r.candidate?.version ?? null,
+        r.candidate?.mode ?? null,
+        r.candidate?.percent ?? null,
+        r.updatedAt.getTime(),
+        r.updatedBy,
+      );
+  }
+}
+
 /** The inference service's tables in a SQLite file (which other services' tables may share). */
 export function createSqliteInferenceStore(path: string): InferenceStore {
   return openSqliteStore(path, inferenceSchema, (db) => ({
     predictions: new SqlitePredictions(db),
     predictionLogs: new SqlitePredictionLogs(db),
     feedback: new SqliteFeedback(db),
+    rollouts: new SqliteRollouts(db),
   }));
 }

@@ -73,5 +73,19 @@ export const inferenceSchema: SqliteSchema = {
      );
      CREATE INDEX feedback_updated ON feedback (updated_at DESC, image_id DESC);
      CREATE INDEX feedback_label_updated ON feedback (label, updated_at DESC, image_id DESC);`,
+    // Model rollouts (one row per model, polled by every replica), and a shadow candidate's answer
+    // beside the served one in the prediction log.
+    `CREATE TABLE rollouts (
+       model_name TEXT PRIMARY KEY,
+       current_version TEXT NOT NULL,
+       candidate_version TEXT,
+       candidate_mode TEXT,
+       candidate_percent INTEGER,
+       updated_at INTEGER NOT NULL,
+       updated_by TEXT NOT NULL
+     );
+     ALTER TABLE prediction_logs ADD COLUMN shadow_model_version TEXT;
+     ALTER TABLE prediction_logs ADD COLUMN shadow_label TEXT;
+     ALTER TABLE prediction_logs ADD COLUMN shadow_confidence REAL;`,
   ],
 };

@@ -4,6 +4,7 @@ import {
   AppError,
   callerOf,
   parseId,
+  principalOf,
   pictureUpload,
   receivedPictures,
   requireAuth,
@@ -12,11 +13,13 @@ import {
   type AccessTokenVerifier,
   type ImageId,
 } from '@capcheck/shared';
+import { versionPattern } from '../../data-access/model-repository';
 import type { PredictionLogRecord } from '../../domain/ports';
 import type { BatchResult, PredictionsDomain, RequestContext } from '../../domain/predictions';
+import type { RolloutsDomain, RolloutView } from '../../domain/rollouts';
 
 /** The paths of this router (the Open Inference Protocol has its own). */
-export const predictionPathPrefixes = ['/predict', '/models', '/admin/api/prediction-logs'];
+export const predictionPathPrefixes = ['/predict', '/models', '/admin/api/prediction-logs', '/admin/api/models'];
 
 export const tagService: RequestHandler = (_req, res, next) => {
   res.locals.service = 'inference';
@@ -40,6 +43,15 @@ const logQuery = z
 
 const logView = (l: PredictionLogRecord) => ({ ...l, at: l.at.toISOString() });
 
+const version = z.string().regex(versionPattern, 'a version folder name: letters, digits, _ . -');
+const rolloutBody = z.discriminatedUnion('mode', [
+  z.strictObject({ version, mode: z.literal('full') }),
+  z.strictObject({ version, mode: z.literal('shadow') }),
+  z.strictObject({ version, mode: z.literal('canary'), percent: z.number().int().min(0).max(100) }),
+]);
+
+const rolloutView = (r: RolloutView) => ({ ...r, updatedAt: r.updatedAt?.toISOString() ?? null });
+
 /** The most pictures one POST /predict/batch may carry. */
 export const maxBatchPictures = 32;
 
@@ -57,6 +69,7 @@ const batchResultView = (result: BatchResult) =>
 
 export function createInferenceRouter(deps: {
   domain: PredictionsDomain;
+  rollouts: RolloutsDomain;
   verifier: AccessTokenVerifier;
   /** The largest picture, as for uploads. */
   maxUploadBytes: number;
@@ -94,8 +107,9 @@ export function createInferenceRouter(deps: {
 
   router.get('/models', (_req, res) => {
     const model = domain.model();
-    if (model.state !== 'ready') {
-      res.json({ items: [], status: model.state });
+    const served = domain.servedVersions();
+    if (model.state !== 'ready' || !served) {
+      res.json({ items: [], status: model.state, rollout: null });
       return;
     }
     const m = model.manifest;
@@ -119,7 +133,18 @@ export function createInferenceRouter(deps: {
           workers: model.workers,
         },
       ],
+      rollout: { current: served.current, candidate: served.candidate },
     });
+  });
+
+  router.get('/admin/api/models/:name/rollout', requireRole('admin'), async (req, res) => {
+    res.json(rolloutView(await deps.rollouts.view(String(req.params.name))));
+  });
+
+  router.put('/admin/api/models/:name/rollout', requireRole('admin'), async (req, res) => {
+    const request = rolloutBody.parse(req.body);
+    const view = await deps.rollouts.set(String(req.params.name), request, principalOf(req).userId);
+    res.json(rolloutView(view));
   });
 
   router.get('/admin/api/prediction-logs', requireRole('admin'), async (req, res) => {
