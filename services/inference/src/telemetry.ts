@@ -1,9 +1,13 @@
 import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
 import type { PoolTelemetry } from './data-access/inference-pool';
+import type { AdaptationsDomainDeps } from './domain/adaptations';
 import type { InferenceTelemetry } from './domain/ports';
 
 /** `readyMaxQueue` is exported too, so an alert compares each replica's queue with its own threshold. */
-export function promTelemetry(metrics: Metrics, readyMaxQueue: number): InferenceTelemetry & PoolTelemetry {
+export function promTelemetry(
+  metrics: Metrics,
+  readyMaxQueue: number,
+): InferenceTelemetry & PoolTelemetry & AdaptationsDomainDeps['telemetry'] {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -52,7 +56,14 @@ export function promTelemetry(metrics: Metrics, readyMaxQueue: number): Inferenc
     help: 'Queue depth above which /readyz reports saturation (INFERENCE_READY_MAX_QUEUE)',
     registers,
   }).set(readyMaxQueue);
+  const adaptations = new Counter({
+    name: 'capcheck_adaptations_total',
+    help: 'Adaptations of the served model to the labelled feedback, by outcome (succeeded or failed)',
+    labelNames: ['status'] as const,
+    registers,
+  });
   return {
+    adaptation: (status) => adaptations.inc({ status }),
     cache: (result) => cache.inc({ result }),
     prediction({ label, model, confidence: p, certain, cached }) {
       predictions.inc({ label, model, certain: String(certain), cached: String(cached) });

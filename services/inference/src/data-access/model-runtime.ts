@@ -85,6 +85,7 @@ export class ModelRuntime implements ModelProvider {
         classify: async (bytes) => pool.run(await toPixels(bytes)),
         preprocess: toPixels,
         run: (images) => pool.runMany(images),
+        outputsOf: (images) => pool.outputsOf(images),
       };
       logger.info({ model: `${manifest.name}/${manifest.version}`, workers: pool.size }, 'model loaded');
     } catch (err) {

@@ -25,6 +25,7 @@ import type {
   PredictionRecord,
   PredictionRepository,
 } from '../../domain/ports';
+import { mongoAdaptations } from './adaptations';
 
 /**
  * Keyed by a unique (sha256, modelName, modelVersion) index rather than a joined `_id` string, which
@@ -160,6 +161,7 @@ export function createMongoInferenceStore(url: string): Promise<InferenceStore> 
     return {
       predictions: new MongoPredictions(models.predictions),
       predictionLogs: new MongoPredictionLogs(models.predictionLogs),
+      adaptations: await mongoAdaptations(conn),
     };
   });
 }

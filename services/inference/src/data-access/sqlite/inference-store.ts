@@ -17,6 +17,7 @@ import type {
   PredictionRecord,
   PredictionRepository,
 } from '../../domain/ports';
+import { SqliteAdaptations } from './adaptations';
 import { inferenceSchema } from './migrations';
 
 interface PredictionRow {
@@ -203,5 +204,6 @@ export function createSqliteInferenceStore(path: string): InferenceStore {
   return openSqliteStore(path, inferenceSchema, (db) => ({
     predictions: new SqlitePredictions(db),
     predictionLogs: new SqlitePredictionLogs(db),
+    adaptations: new SqliteAdaptations(db),
   }));
 }
