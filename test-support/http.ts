@@ -57,6 +57,7 @@ export function client(baseUrl: string) {
   return {
     get: <T = Record<string, unknown>>(path: string, o?: Parameters<typeof call>[2]) => call<T>('GET', path, o),
     post: <T = Record<string, unknown>>(path: string, o?: Parameters<typeof call>[2]) => call<T>('POST', path, o),
+    put: <T = Record<string, unknown>>(path: string, o?: Parameters<typeof call>[2]) => call<T>('PUT', path, o),
     patch: <T = Record<string, unknown>>(path: string, o?: Parameters<typeof call>[2]) => call<T>('PATCH', path, o),
     delete: <T = Record<string, unknown>>(path: string, o?: Parameters<typeof call>[2]) => call<T>('DELETE', path, o),
   };

@@ -330,6 +330,7 @@ suiteFor('Kubernetes manifests (deploy/k8s): kustomize, schemas, cross-checks', 
     expect(pick('/predict/1', bearer, 'inference')).toBe('inference-general');
     expect(pick('/predict/1', {}, 'inference-general')).toBe('inference');
     expect(pick('/admin/api/prediction-logs', bearer, 'inference')).toBe('inference-general');
+    expect(pick('/admin/api/feedback', bearer, 'inference')).toBe('inference-general');
     expect(pick('/images/1', bearer, 'nginx')).toBe('images');
   });
 

@@ -299,6 +299,7 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
       '/admin/api/users',
       '/admin/api/users/1',
       '/admin/api/prediction-logs',
+      '/admin/api/feedback',
       '/admin/grafana/',
       '/admin/prometheus/graph',
       '/admin/traefik/dashboard/',
@@ -336,12 +337,15 @@ describe('Traefik dynamic configuration (gateway/dynamic/*.yml and the compose l
     expect(live.has('inference-bearer@file')).toBe(false); // its failover cannot be built...
     const [name, r] = route({ path: '/predict/abc', headers: bearer }, live)!;
     expect([name, r.service]).toEqual(['inference@file', 'inference-general@docker']); // ...so this one answers
-    const [adminName, admin] = route({ path: '/admin/api/prediction-logs', headers: bearer }, live)!;
-    expect([adminName, admin.service, routerMiddlewares(admin)[0]]).toEqual([
-      'admin-inference-general@file',
-      'inference-general@docker',
-      'admin-allowlist@file',
-    ]);
+    for (const path of ['/admin/api/prediction-logs', '/admin/api/feedback']) {
+      const [adminName, admin] = route({ path, headers: bearer }, live)!;
+      expect([path, adminName, admin.service, routerMiddlewares(admin)[0]]).toEqual([
+        path,
+        'admin-inference-general@file',
+        'inference-general@docker',
+        'admin-allowlist@file',
+      ]);
+    }
   });
 
   test("the web UI and anything unknown go to nginx; the services' health and metrics are not public", () => {

@@ -1,17 +1,31 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Router } from 'express';
-import { type AccessTokenVerifier, type BlobStore, type EventBus, type Logger, type Metrics } from '@capcheck/shared';
+import {
+  type AccessTokenVerifier,
+  type BlobStore,
+  type EventBus,
+  type HandlerOutcome,
+  type ImageDeleted,
+  type Logger,
+  type Metrics,
+} from '@capcheck/shared';
 import type { InferenceConfig } from './config';
+import { fitHeadOffThread } from './data-access/head-fitter';
 import { ModelRuntime } from './data-access/model-runtime';
+import { folderModelWriter } from './data-access/model-writer';
+import { AdaptationsDomain } from './domain/adaptations';
 import type { ImageSource, InferenceStore } from './domain/ports';
+import { FeedbackDomain } from './domain/feedback';
 import { PredictionsDomain } from './domain/predictions';
+import { adaptationPathPrefixes, createAdaptationRouter } from './entry-points/http/adaptations';
+import { createFeedbackRouter, feedbackPathPrefixes } from './entry-points/http/feedback';
 import { createOpenInferenceRouter, openInferencePathPrefixes } from './entry-points/http/open-inference';
 import { createInferenceRouter, predictionPathPrefixes } from './entry-points/http/routes';
 import { promTelemetry } from './telemetry';
 
 export interface InferenceDeps {
-  config: InferenceConfig;
+  config: InferenceConfig & { DATA_DIR: string };
   store: InferenceStore;
   blobs: BlobStore;
   imageSource: ImageSource;
@@ -21,7 +35,12 @@ export interface InferenceDeps {
 }
 
 /** The path space this service owns; the gateway routes these prefixes here. */
-export const inferencePathPrefixes = [...predictionPathPrefixes, ...openInferencePathPrefixes];
+export const inferencePathPrefixes = [
+  ...predictionPathPrefixes,
+  ...feedbackPathPrefixes,
+  ...adaptationPathPrefixes,
+  ...openInferencePathPrefixes,
+];
 
 /** Paths whose bodies the inference routers read themselves (the shell's JSON parser skips them). */
 export const inferenceOwnBodyPaths = openInferencePathPrefixes;
@@ -32,8 +51,17 @@ export interface InferenceService {
   router: Router;
   precompute: boolean;
   domain: PredictionsDomain;
+  feedback: FeedbackDomain;
+  adaptations: AdaptationsDomain;
   runtime: ModelRuntime;
+  /** Where adaptation writes new versions (every replica reads it). */
+  adaptedModelDir: string;
 }
+
+/** A fit of thousands of examples takes seconds; this bounds a pathological one. */
+const fitTimeoutMs = 120_000;
+/** An adaptation whose record has not moved for this long is taken for dead (its process stopped). */
+const adaptationStaleMs = 600_000;
 
 export function createInferenceService(deps: InferenceDeps): InferenceService {
   const { config } = deps;
@@ -62,11 +90,39 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     clock: { now: () => new Date() },
     logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
   });
+  const feedback = new FeedbackDomain({
+    feedback: deps.store.feedback,
+    verdicts: domain,
+    model: runtime,
+    telemetry,
+    clock: { now: () => new Date() },
+  });
+  const adaptedModelDir = config.ADAPTED_MODEL_DIR ?? join(resolve(config.DATA_DIR), 'models');
+  const adaptations = new AdaptationsDomain({
+    adaptations: deps.store.adaptations,
+    feedback: deps.store.feedback,
+    blobs: deps.blobs,
+    model: runtime,
+    writer: folderModelWriter({
+      dir: adaptedModelDir,
+      searchDirs: [config.MODEL_DIR],
+    }),
+    fitHead: (set) => fitHeadOffThread(set, fitTimeoutMs),
+    telemetry,
+    logger: deps.logger,
+    clock: { now: () => new Date() },
+    staleAfterMs: adaptationStaleMs,
+  });
   return {
     domain,
+    feedback,
+    adaptations,
+    adaptedModelDir,
     runtime,
     precompute: config.INFERENCE_PRECOMPUTE,
     router: Router().use(
+      createFeedbackRouter({ feedback, verifier: deps.verifier }),
+      createAdaptationRouter({ adaptations, verifier: deps.verifier }),
       createInferenceRouter({ domain, verifier: deps.verifier, maxUploadBytes: config.MAX_UPLOAD_BYTES }),
       createOpenInferenceRouter({
         models: runtime,
@@ -79,7 +135,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
 }
 
 /**
- * Background work: precompute on `image.uploaded`, forget on `image.deleted`, and prune request logs
+ * Background work: precompute on `image.uploaded`, forget verdicts and feedback on `image.deleted`, and prune request logs
  * hourly. Returns a stop function for shutdown.
  */
 export async function startInferenceBackground(
@@ -98,7 +154,7 @@ export async function startInferenceBackground(
   await events.subscribe({
     queue: `${queuePrefix}.forget`,
     types: ['image.deleted'],
-    handle: async (event) => (event.type === 'image.deleted' ? service.domain.forget(event) : 'ack'),
+    handle: async (event) => (event.type === 'image.deleted' ? forgetImage(service, event) : 'ack'),
   });
   const prune = () =>
     service.domain.pruneLogs().then(
@@ -109,4 +165,10 @@ export async function startInferenceBackground(
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** A deleted image takes its feedback with it, and its verdicts when no other image has its bytes. */
+async function forgetImage(service: InferenceService, event: ImageDeleted): Promise<HandlerOutcome> {
+  await service.feedback.forget(event);
+  return service.domain.forget(event);
 }

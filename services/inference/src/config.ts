@@ -14,6 +14,11 @@ export const inferenceConfigShape = {
     .string()
     .regex(/^[\w.-]+$/)
     .default('bottle-state'),
+  /**
+   * Versions written at run time (adaptation), beside the shipped MODEL_DIR: a folder every replica
+   * shares. Unset: `<DATA_DIR>/models`.
+   */
+  ADAPTED_MODEL_DIR: z.string().min(1).optional(),
   /** Unset: the newest version folder. */
   MODEL_VERSION: z
     .string()

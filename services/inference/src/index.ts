@@ -6,6 +6,7 @@ export { latestVersion, readModelManifest, ModelLoadError } from './data-access/
 export { createInferencePool } from './data-access/inference-pool';
 export { preprocess } from './data-access/preprocess';
 export { PredictionsDomain } from './domain/predictions';
+export { FeedbackDomain } from './domain/feedback';
 export { httpImageSource } from './data-access/image-source-http';
 export * from './data-access/store';
 export * from './domain/ports';

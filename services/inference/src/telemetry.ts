@@ -1,13 +1,13 @@
 import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
 import type { PoolTelemetry } from './data-access/inference-pool';
 import type { AdaptationsDomainDeps } from './domain/adaptations';
-import type { InferenceTelemetry } from './domain/ports';
+import type { FeedbackTelemetry, InferenceTelemetry } from './domain/ports';
 
 /** `readyMaxQueue` is exported too, so an alert compares each replica's queue with its own threshold. */
 export function promTelemetry(
   metrics: Metrics,
   readyMaxQueue: number,
-): InferenceTelemetry & PoolTelemetry & AdaptationsDomainDeps['telemetry'] {
+): InferenceTelemetry & PoolTelemetry & FeedbackTelemetry & AdaptationsDomainDeps['telemetry'] {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -56,6 +56,14 @@ export function promTelemetry(
     help: 'Queue depth above which /readyz reports saturation (INFERENCE_READY_MAX_QUEUE)',
     registers,
   }).set(readyMaxQueue);
+  // Bounded: the label is one of the served model's labels (others are refused), the version one of
+  // the few served. Agreement on feedback by version is sum(agreed="true") / sum(all), per version.
+  const feedback = new Counter({
+    name: 'capcheck_feedback_total',
+    help: "Owners' answers on what an image shows, by label, whether the served model agreed, and its version",
+    labelNames: ['label', 'agreed', 'model_version'] as const,
+    registers,
+  });
   const adaptations = new Counter({
     name: 'capcheck_adaptations_total',
     help: 'Adaptations of the served model to the labelled feedback, by outcome (succeeded or failed)',
@@ -75,5 +83,7 @@ export function promTelemetry(
       batchSeconds.observe(seconds);
     },
     queueDepth: (depth) => queueDepth.set(depth),
+    feedback: ({ label, agreed, modelVersion }) =>
+      feedback.inc({ label, agreed: String(agreed), model_version: modelVersion }),
   };
 }

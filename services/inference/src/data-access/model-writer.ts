@@ -105,9 +105,16 @@ function adaptedManifest(
       description:
         'softmax probabilities in the order of `labels`, from the adapted head (logistic regression on `embedding`)',
     },
-    test_metrics: { feedback_held_out: { count: lineage.examples.heldOut, accuracy: lineage.metrics.candidate.accuracy } },
+    test_metrics: {
+      feedback_held_out: { count: lineage.examples.heldOut, accuracy: lineage.metrics.candidate.accuracy },
+    },
     lineage: {
-      parent: { name: parent.name, version: lineage.parent.version, sha256: parent.sha256, test_metrics: parentMetrics },
+      parent: {
+        name: parent.name,
+        version: lineage.parent.version,
+        sha256: parent.sha256,
+        test_metrics: parentMetrics,
+      },
       method: 'class-balanced L2 logistic regression on the embedding output; strength by stratified cross-validation',
       l2: lineage.l2,
       examples: lineage.examples,

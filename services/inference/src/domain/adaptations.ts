@@ -105,7 +105,11 @@ export class AdaptationsDomain {
       error: null,
     };
     if (!(await this.deps.adaptations.start(record))) {
-      throw new AppError('conflict', 'adaptation_running', `an adaptation of ${modelName} is already queued or running`);
+      throw new AppError(
+        'conflict',
+        'adaptation_running',
+        `an adaptation of ${modelName} is already queued or running`,
+      );
     }
     this.running = this.run(record, model, pictures).finally(() => (this.running = null));
     return adaptationView(record);
@@ -160,7 +164,9 @@ export class AdaptationsDomain {
       const positive = model.manifest.labels[1]!;
       const accuracy = (right: (e: Example) => boolean) => heldOut.filter(right).length / heldOut.length;
       const metrics = {
-        candidate: { accuracy: accuracy((e) => headProbability(head, e.embedding) > 0.5 === (e.picture.label === positive)) },
+        candidate: {
+          accuracy: accuracy((e) => headProbability(head, e.embedding) > 0.5 === (e.picture.label === positive)),
+        },
         current: { accuracy: accuracy((e) => model.manifest.labels[argmax(e.scores)] === e.picture.label) },
       };
       const counts = { train: train.length, heldOut: heldOut.length };

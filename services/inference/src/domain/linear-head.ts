@@ -58,8 +58,8 @@ export function fitLinearHead(set: HeadTrainingSet): LinearHead {
     }
     const step = 1 / (normSum / weightSum / 4 + l2); // 1 / Lipschitz bound of the gradient
     const beta = new Float64Array(dims + 1); // [bias, w...]
-    let previous = new Float64Array(dims + 1);
-    let ahead = new Float64Array(dims + 1);
+    const previous = new Float64Array(dims + 1);
+    const ahead = new Float64Array(dims + 1);
     const gradient = new Float64Array(dims + 1);
     for (let iteration = 1; iteration <= 600; iteration++) {
       gradient.fill(0);
@@ -72,10 +72,9 @@ export function fitLinearHead(set: HeadTrainingSet): LinearHead {
         for (let j = 0; j < dims; j++) gradient[j + 1]! += error * x[i * dims + j]!;
       }
       for (let j = 1; j <= dims; j++) gradient[j]! += l2 * ahead[j]!;
-      previous = Float64Array.from(beta);
+      previous.set(beta);
       for (let j = 0; j <= dims; j++) beta[j] = ahead[j]! - step * gradient[j]!;
       const momentum = (iteration - 1) / (iteration + 2);
-      ahead = new Float64Array(dims + 1);
       for (let j = 0; j <= dims; j++) ahead[j] = beta[j]! + momentum * (beta[j]! - previous[j]!);
     }
     return beta;

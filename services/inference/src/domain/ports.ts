@@ -65,6 +65,48 @@ export interface PredictionLogRepository {
   deleteOlderThan(date: Date): Promise<number>;
 }
 
+/** The served model's verdict on an image, as it stood when its owner said what the image shows. */
+export interface FeedbackVerdict {
+  label: string;
+  confidence: number;
+  model: { name: string; version: string };
+}
+
+/**
+ * What an image's owner says it shows (`PUT /predict/:id/feedback`): one record per image, the last
+ * answer wins. It keeps the image's sha256 because adaptation reads the bytes from the blob store.
+ */
+export interface FeedbackRecord {
+  imageId: ImageId;
+  userId: UserId;
+  sha256: string;
+  label: string;
+  predicted: FeedbackVerdict;
+  /** The first answer for this image. */
+  createdAt: Date;
+  /** The latest answer for this image. */
+  updatedAt: Date;
+}
+
+export interface FeedbackQuery extends PageRequest {
+  label?: string | undefined;
+}
+
+export interface FeedbackRepository {
+  /**
+   * Stores the answer, replacing any earlier one for the same image (which keeps its createdAt).
+   * Returns the record as stored.
+   */
+  upsert(record: FeedbackRecord): Promise<FeedbackRecord>;
+  find(imageId: ImageId): Promise<FeedbackRecord | null>;
+  /** Newest answer first (by updatedAt, then imageId), of one label if given. */
+  list(query: FeedbackQuery): Promise<Page<FeedbackRecord>>;
+  /** The image is gone: so is what its owner said about it. */
+  deleteByImageId(imageId: ImageId): Promise<number>;
+  /** Every answer, by imageId: the examples adaptation learns from. */
+  labelled(): Promise<FeedbackRecord[]>;
+}
+
 export type AdaptationStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
 /** Accuracy on the held-out labelled pictures: the new head's, and the served model's on the same pictures. */
@@ -143,6 +185,7 @@ export interface LabelledPicture {
 export interface InferenceStore extends StoreLifecycle {
   readonly predictions: PredictionRepository;
   readonly predictionLogs: PredictionLogRepository;
+  readonly feedback: FeedbackRepository;
   readonly adaptations: AdaptationRepository;
 }
 
@@ -228,6 +271,11 @@ export interface InferenceTelemetry {
   cache(result: 'hit' | 'miss'): void;
   prediction(verdict: { label: string; model: string; confidence: number; certain: boolean; cached: boolean }): void;
   inference(seconds: number): void;
+}
+
+/** Answers the owners give (`capcheck_feedback_total`), with whether the served model agreed. */
+export interface FeedbackTelemetry {
+  feedback(answer: { label: string; agreed: boolean; modelVersion: string }): void;
 }
 
 /** What the predictions domain works with. */

@@ -12,6 +12,7 @@ import {
   type Page,
 } from '@capcheck/shared';
 import type {
+  DescribedImage,
   LoadedModel,
   ModelState,
   PredictionLogQuery,
@@ -63,11 +64,26 @@ export class PredictionsDomain {
     const described = await this.deps.imageSource.describe(caller, id);
     if (!described) throw imageNotFound();
     // The bytes are fetched only on a miss: a cached verdict needs the description alone.
-    return this.answer(model, caller, context, { ...described, stored: true, started }, async () => {
-      const image = await this.deps.imageSource.read(caller, id);
-      if (!image) throw imageNotFound();
-      return image.bytes;
-    });
+    return this.answer(model, caller, context, { ...described, stored: true, started }, () => this.bytesOf(caller, id));
+  }
+
+  /**
+   * The served model's verdict on one of the caller's images, from the cache or computed, without
+   * counting or logging a request: what an owner's feedback is compared with.
+   */
+  async verdictOn(
+    caller: Caller,
+    id: ImageId | null,
+  ): Promise<{ image: DescribedImage; prediction: PredictionRecord }> {
+    if (!id) throw imageNotFound();
+    const model = this.deps.model.current();
+    const image = await this.deps.imageSource.describe(caller, id);
+    if (!image) throw imageNotFound();
+    const { name, version } = model.manifest;
+    const prediction =
+      (await this.deps.predictions.find(image.sha256, name, version)) ??
+      (await this.compute(model, image.sha256, await this.bytesOf(caller, id)));
+    return { image, prediction };
   }
 
   /**
@@ -194,6 +210,12 @@ export class PredictionsDomain {
       cached,
       stored: image.stored,
     };
+  }
+
+  private async bytesOf(caller: Caller, id: ImageId): Promise<Buffer> {
+    const image = await this.deps.imageSource.read(caller, id);
+    if (!image) throw imageNotFound();
+    return image.bytes;
   }
 
   private compute(model: LoadedModel, sha256: string, bytes: Buffer): Promise<PredictionRecord> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { newId, type ImageId, type UserId } from '@capcheck/shared';
-import type { InferenceStore, PredictionLogRecord, PredictionRecord } from '@capcheck/inference';
+import type { FeedbackRecord, InferenceStore, PredictionLogRecord, PredictionRecord } from '@capcheck/inference';
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
 const sha256Hex = () => randomUUID().replace(/-/g, '').repeat(2);
@@ -30,6 +30,17 @@ const predictionLog = (overrides: Partial<PredictionLogRecord> = {}): Prediction
   modelVersion: '2',
   cached: false,
   latencyMs: 12.5,
+  ...overrides,
+});
+
+const feedback = (overrides: Partial<FeedbackRecord> = {}): FeedbackRecord => ({
+  imageId: newId<ImageId>(),
+  userId: newId<UserId>(),
+  sha256: sha256Hex(),
+  label: 'open',
+  predicted: { label: 'closed', confidence: 0.7, model: { name: 'bottle-state', version: '3' } },
+  createdAt: at(0),
+  updatedAt: at(0),
   ...overrides,
 });
 
@@ -127,6 +138,75 @@ export function inferenceStoreContract(open: () => Promise<InferenceStore>): voi
         limit: 10,
       });
       expect(left.items).toEqual([recent]);
+    });
+  });
+  describe('feedback', () => {
+    test('upsert then find by image id; an unknown image has none', async () => {
+      const f = feedback();
+      expect(await store.feedback.upsert(f)).toEqual(f);
+      expect(await store.feedback.find(f.imageId)).toEqual(f);
+      expect(await store.feedback.find(newId<ImageId>())).toBeNull();
+    });
+
+    test('the last answer wins; the first answer keeps its date', async () => {
+      const first = feedback({ label: 'open', createdAt: at(0), updatedAt: at(0) });
+      await store.feedback.upsert(first);
+      const again = {
+        ...first,
+        label: 'closed',
+        predicted: { label: 'closed', confidence: 0.9, model: { name: 'bottle-state', version: '4' } },
+        createdAt: at(5000),
+        updatedAt: at(5000),
+      };
+      const stored = await store.feedback.upsert(again);
+      expect(stored).toEqual({ ...again, createdAt: at(0) });
+      expect(await store.feedback.find(first.imageId)).toEqual(stored);
+    });
+
+    test('list pages newest answer first, by label; an answer changed later comes first', async () => {
+      const label = `label-${randomUUID()}`; // this test's records only
+      const answers = Array.from({ length: 12 }, (_, i) => feedback({ label, createdAt: at(i), updatedAt: at(i) }));
+      for (const f of answers) await store.feedback.upsert(f);
+      const changed = { ...answers[0]!, updatedAt: at(100) };
+      await store.feedback.upsert(changed);
+      const seen: FeedbackRecord[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.feedback.list({ label, limit: 5, cursor });
+        expect(page.items.length).toBeLessThanOrEqual(5);
+        seen.push(...page.items);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual([changed, ...answers.slice(1).reverse()]);
+      expect((await store.feedback.list({ label: `label-${randomUUID()}`, limit: 5 })).items).toEqual([]);
+    });
+
+    test('list without a label holds every label, newest first', async () => {
+      const open = feedback({ label: 'open', updatedAt: new Date(Date.UTC(2999, 0, 2)) });
+      const closed = feedback({ label: 'closed', updatedAt: new Date(Date.UTC(2999, 0, 1)) });
+      await Promise.all([store.feedback.upsert(open), store.feedback.upsert(closed)]);
+      const page = await store.feedback.list({ limit: 500 });
+      const mine = page.items.filter((f) => f.imageId === open.imageId || f.imageId === closed.imageId);
+      expect(mine).toEqual([open, closed]);
+    });
+
+    test("deleteByImageId removes that image's answer only", async () => {
+      const gone = feedback();
+      const kept = feedback();
+      await Promise.all([store.feedback.upsert(gone), store.feedback.upsert(kept)]);
+      expect(await store.feedback.deleteByImageId(gone.imageId)).toBe(1);
+      expect(await store.feedback.deleteByImageId(gone.imageId)).toBe(0);
+      expect(await store.feedback.find(gone.imageId)).toBeNull();
+      expect(await store.feedback.find(kept.imageId)).toEqual(kept);
+    });
+
+    test('labelled returns every answer, with the sha256 adaptation reads the bytes by', async () => {
+      const answers = [feedback({ label: 'open' }), feedback({ label: 'closed' })];
+      await Promise.all(answers.map((f) => store.feedback.upsert(f)));
+      const all = await store.feedback.labelled();
+      for (const f of answers) expect(all.find((r) => r.imageId === f.imageId)).toEqual(f);
+      const ids = all.map((r) => r.imageId);
+      expect(ids).toEqual([...ids].sort());
     });
   });
 }

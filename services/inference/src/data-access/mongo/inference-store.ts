@@ -14,10 +14,15 @@ import {
   schemaOptions,
   toDocument,
   toPage,
+  type ImageId,
   type Page,
   type Stored,
+  type UserId,
 } from '@capcheck/shared';
 import type {
+  FeedbackQuery,
+  FeedbackRecord,
+  FeedbackRepository,
   InferenceStore,
   PredictionLogQuery,
   PredictionLogRecord,
@@ -76,6 +81,51 @@ const predictionLogSchema = new Schema<PredictionLogDocument>(
 // and prediction_logs_label_at.
 predictionLogSchema.index({ at: -1, _id: -1 });
 predictionLogSchema.index({ label: 1, at: -1, _id: -1 });
+
+/** Keyed by the image id: one answer per image, the last one wins. */
+interface FeedbackDocument {
+  _id: string;
+  userId: string;
+  sha256: string;
+  label: string;
+  predicted: { label: string; confidence: number; model: { name: string; version: string } };
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const feedbackSchema = new Schema<FeedbackDocument>(
+  {
+    _id: requiredText,
+    userId: requiredText,
+    sha256: requiredText,
+    label: requiredText,
+    predicted: {
+      label: requiredText,
+      confidence: requiredNumber,
+      model: { name: requiredText, version: requiredText },
+    },
+    createdAt: requiredDate,
+    updatedAt: requiredDate,
+  },
+  schemaOptions('feedback'),
+);
+// Serve list's sort and cursor, without and with the label filter, like SQLite's feedback indexes.
+feedbackSchema.index({ updatedAt: -1, _id: -1 });
+feedbackSchema.index({ label: 1, updatedAt: -1, _id: -1 });
+
+const toFeedback = (d: FeedbackDocument): FeedbackRecord => ({
+  imageId: d._id as ImageId,
+  userId: d.userId as UserId,
+  sha256: d.sha256,
+  label: d.label,
+  predicted: {
+    label: d.predicted.label,
+    confidence: d.predicted.confidence,
+    model: { name: d.predicted.model.name, version: d.predicted.model.version },
+  },
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
 
 const toPrediction = (d: PredictionDocument): PredictionRecord => ({
   sha256: d.sha256,
@@ -146,12 +196,63 @@ class MongoPredictionLogs implements PredictionLogRepository {
   }
 }
 
+class MongoFeedback implements FeedbackRepository {
+  constructor(private readonly model: Model<FeedbackDocument>) {}
+
+  async upsert(f: FeedbackRecord): Promise<FeedbackRecord> {
+    const { userId, sha256, label, predicted, updatedAt } = f;
+    // One atomic upsert by _id: concurrent answers settle on one record, the first createdAt stays.
+    const doc = await this.model
+      .findOneAndUpdate(
+        { _id: String(f.imageId) },
+        { $set: { userId, sha256, label, predicted, updatedAt }, $setOnInsert: { createdAt: f.createdAt } },
+        { upsert: true, returnDocument: 'after', runValidators: true },
+      )
+      .lean<FeedbackDocument>();
+    if (!doc) throw new Error('feedback upsert returned no document');
+    return toFeedback(doc);
+  }
+
+  async find(imageId: ImageId): Promise<FeedbackRecord | null> {
+    const doc = await this.model.findById(String(imageId)).lean<FeedbackDocument>();
+    return doc ? toFeedback(doc) : null;
+  }
+
+  async list({ label, limit, cursor }: FeedbackQuery): Promise<Page<FeedbackRecord>> {
+    const before = decodeCursor(cursor);
+    if (!pageCanMatch(limit, before?.createdAt)) return { items: [], nextCursor: null };
+    const filter: FilterQuery<FeedbackDocument> = {};
+    if (label !== undefined) filter.label = String(label);
+    if (before) {
+      filter.$or = [
+        { updatedAt: { $lt: before.createdAt } },
+        { updatedAt: before.createdAt, _id: { $lt: String(before.id) } },
+      ];
+    }
+    const docs = await limitForPage(this.model.find(filter).sort({ updatedAt: -1, _id: -1 }), limit).lean<
+      FeedbackDocument[]
+    >();
+    return toPage(docs.map(toFeedback), limit, (f) => [f.updatedAt, f.imageId]);
+  }
+
+  async deleteByImageId(imageId: ImageId): Promise<number> {
+    const result = await this.model.deleteOne({ _id: String(imageId) });
+    return result.deletedCount;
+  }
+
+  async labelled(): Promise<FeedbackRecord[]> {
+    const docs = await this.model.find({}).sort({ _id: 1 }).lean<FeedbackDocument[]>();
+    return docs.map(toFeedback);
+  }
+}
+
 /** Registers the models and waits for their indexes: the prediction key must exist before the first upsert. */
 async function createInferenceModels(conn: Connection) {
   const predictions = conn.model<PredictionDocument>('Prediction', predictionSchema);
   const predictionLogs = conn.model<PredictionLogDocument>('PredictionLog', predictionLogSchema);
-  await Promise.all([predictions.createIndexes(), predictionLogs.createIndexes()]);
-  return { predictions, predictionLogs };
+  const feedback = conn.model<FeedbackDocument>('Feedback', feedbackSchema);
+  await Promise.all([predictions.createIndexes(), predictionLogs.createIndexes(), feedback.createIndexes()]);
+  return { predictions, predictionLogs, feedback };
 }
 
 /** The inference service's collections, in the database its MONGO_URL names. */
@@ -161,6 +262,7 @@ export function createMongoInferenceStore(url: string): Promise<InferenceStore> 
     return {
       predictions: new MongoPredictions(models.predictions),
       predictionLogs: new MongoPredictionLogs(models.predictionLogs),
+      feedback: new MongoFeedback(models.feedback),
       adaptations: await mongoAdaptations(conn),
     };
   });

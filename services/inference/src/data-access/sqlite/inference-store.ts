@@ -10,6 +10,9 @@ import {
   type UserId,
 } from '@capcheck/shared';
 import type {
+  FeedbackQuery,
+  FeedbackRecord,
+  FeedbackRepository,
   InferenceStore,
   PredictionLogQuery,
   PredictionLogRecord,
@@ -199,11 +202,102 @@ class SqlitePredictionLogs implements PredictionLogRepository {
   }
 }
 
+interface FeedbackRow {
+  image_id: string;
+  user_id: string;
+  sha256: string;
+  label: string;
+  predicted_label: string;
+  predicted_confidence: number;
+  model_name: string;
+  model_version: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toFeedback = (r: FeedbackRow): FeedbackRecord => ({
+  imageId: r.image_id as ImageId,
+  userId: r.user_id as UserId,
+  sha256: r.sha256,
+  label: r.label,
+  predicted: {
+    label: r.predicted_label,
+    confidence: r.predicted_confidence,
+    model: { name: r.model_name, version: r.model_version },
+  },
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+class SqliteFeedback implements FeedbackRepository {
+  constructor(private readonly db: StatementSource) {}
+
+  async upsert(f: FeedbackRecord): Promise<FeedbackRecord> {
+    const row = this.db
+      .prepare(
+        `INSERT INTO feedback (image_id, user_id, sha256, label, predicted_label, predicted_confidence, model_name,
+           model_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (image_id) DO UPDATE SET user_id = excluded.user_id, sha256 = excluded.sha256,
+           label = excluded.label, predicted_label = excluded.predicted_label,
+           predicted_confidence = excluded.predicted_confidence, model_name = excluded.model_name,
+           model_version = excluded.model_version, updated_at = excluded.updated_at
+         RETURNING *`,
+      )
+      .get(
+        f.imageId,
+        f.userId,
+        f.sha256,
+        f.label,
+        f.predicted.label,
+        f.predicted.confidence,
+        f.predicted.model.name,
+        f.predicted.model.version,
+        f.createdAt.getTime(),
+        f.updatedAt.getTime(),
+      ) as FeedbackRow;
+    return toFeedback(row);
+  }
+
+  async find(imageId: ImageId): Promise<FeedbackRecord | null> {
+    const row = this.db.prepare('SELECT * FROM feedback WHERE image_id = ?').get(imageId) as FeedbackRow | undefined;
+    return row ? toFeedback(row) : null;
+  }
+
+  async list({ label, limit, cursor }: FeedbackQuery): Promise<Page<FeedbackRecord>> {
+    const before = decodeCursor(cursor);
+    const conditions: string[] = [];
+    const params: (string | number)[] = [];
+    if (label !== undefined) {
+      conditions.push('label = ?');
+      params.push(label);
+    }
+    if (before) {
+      conditions.push('(updated_at, image_id) < (?, ?)');
+      params.push(before.createdAt.getTime(), before.id);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const rows = this.db
+      .prepare(`SELECT * FROM feedback ${where} ORDER BY updated_at DESC, image_id DESC LIMIT ?`)
+      .all(...params, limit + 1) as FeedbackRow[];
+    return toPage(rows.map(toFeedback), limit, (f) => [f.updatedAt, f.imageId]);
+  }
+
+  async deleteByImageId(imageId: ImageId): Promise<number> {
+    return this.db.prepare('DELETE FROM feedback WHERE image_id = ?').run(imageId).changes;
+  }
+
+  async labelled(): Promise<FeedbackRecord[]> {
+    return (this.db.prepare('SELECT * FROM feedback ORDER BY image_id').all() as FeedbackRow[]).map(toFeedback);
+  }
+}
+
 /** The inference service's tables in a SQLite file (which other services' tables may share). */
 export function createSqliteInferenceStore(path: string): InferenceStore {
   return openSqliteStore(path, inferenceSchema, (db) => ({
     predictions: new SqlitePredictions(db),
     predictionLogs: new SqlitePredictionLogs(db),
+    feedback: new SqliteFeedback(db),
     adaptations: new SqliteAdaptations(db),
   }));
 }

@@ -58,6 +58,21 @@ export const inferenceSchema: SqliteSchema = {
      ALTER TABLE prediction_logs_new RENAME TO prediction_logs;
      CREATE INDEX prediction_logs_at ON prediction_logs (at DESC, id DESC);
      CREATE INDEX prediction_logs_label_at ON prediction_logs (label, at DESC, id DESC);`,
+    // Owners' answers on what an image shows (issue 15): one row per image, the last answer wins.
+    `CREATE TABLE feedback (
+       image_id TEXT PRIMARY KEY,
+       user_id TEXT NOT NULL,
+       sha256 TEXT NOT NULL,
+       label TEXT NOT NULL,
+       predicted_label TEXT NOT NULL,
+       predicted_confidence REAL NOT NULL,
+       model_name TEXT NOT NULL,
+       model_version TEXT NOT NULL,
+       created_at INTEGER NOT NULL,
+       updated_at INTEGER NOT NULL
+     );
+     CREATE INDEX feedback_updated ON feedback (updated_at DESC, image_id DESC);
+     CREATE INDEX feedback_label_updated ON feedback (label, updated_at DESC, image_id DESC);`,
     // Adaptations (issue 15). The partial unique index lets one at a time be queued or running per
     // model, for every process sharing the database.
     `CREATE TABLE adaptations (

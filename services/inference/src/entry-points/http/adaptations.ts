@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Router as ExpressRouter } from 'express';
 import { z } from 'zod';
 import { AppError, principalOf, requireAuth, requireRole, type AccessTokenVerifier } from '@capcheck/shared';
 import type { AdaptationsDomain } from '../../domain/adaptations';
@@ -10,7 +10,10 @@ const modelName = z.string().regex(/^[\w.-]{1,100}$/);
 const adaptationId = z.uuid();
 
 /** Admins adapt the served model to the labelled feedback: a new version, served only once rolled out. */
-export function createAdaptationRouter(deps: { adaptations: AdaptationsDomain; verifier: AccessTokenVerifier }) {
+export function createAdaptationRouter(deps: {
+  adaptations: AdaptationsDomain;
+  verifier: AccessTokenVerifier;
+}): ExpressRouter {
   const { adaptations } = deps;
   const router = Router();
   router.use(adaptationPathPrefixes, tagService, requireAuth(deps.verifier), requireRole('admin'));
