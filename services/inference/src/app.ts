@@ -11,12 +11,16 @@ import {
   type Metrics,
 } from '@capcheck/shared';
 import { modelFoldersOf, type InferenceConfig } from './config';
+import { fitHeadOffThread } from './data-access/head-fitter';
 import type { ModelFolders } from './data-access/model-repository';
 import { ModelRuntime } from './data-access/model-runtime';
+import { folderModelWriter } from './data-access/model-writer';
+import { AdaptationsDomain } from './domain/adaptations';
 import type { ImageSource, InferenceStore } from './domain/ports';
 import { FeedbackDomain } from './domain/feedback';
 import { PredictionsDomain } from './domain/predictions';
 import { RolloutsDomain, storedTarget } from './domain/rollouts';
+import { adaptationPathPrefixes, createAdaptationRouter } from './entry-points/http/adaptations';
 import { createFeedbackRouter, feedbackPathPrefixes } from './entry-points/http/feedback';
 import { createOpenInferenceRouter, openInferencePathPrefixes } from './entry-points/http/open-inference';
 import { createInferenceRouter, predictionPathPrefixes } from './entry-points/http/routes';
@@ -33,7 +37,12 @@ export interface InferenceDeps {
 }
 
 /** The path space this service owns; the gateway routes these prefixes here. */
-export const inferencePathPrefixes = [...predictionPathPrefixes, ...feedbackPathPrefixes, ...openInferencePathPrefixes];
+export const inferencePathPrefixes = [
+  ...predictionPathPrefixes,
+  ...feedbackPathPrefixes,
+  ...adaptationPathPrefixes,
+  ...openInferencePathPrefixes,
+];
 
 /** Paths whose bodies the inference routers read themselves (the shell's JSON parser skips them). */
 export const inferenceOwnBodyPaths = openInferencePathPrefixes;
@@ -45,12 +54,18 @@ export interface InferenceService {
   precompute: boolean;
   domain: PredictionsDomain;
   feedback: FeedbackDomain;
+  adaptations: AdaptationsDomain;
   runtime: ModelRuntime;
   rollouts: RolloutsDomain;
   /** The shipped and the adapted model folders (adaptation writes new versions into the latter). */
   folders: ModelFolders;
   rolloutPollMs: number;
 }
+
+/** A fit of thousands of examples takes seconds; this bounds a pathological one. */
+const fitTimeoutMs = 120_000;
+/** An adaptation whose record has not moved for this long is taken for dead (its process stopped). */
+const adaptationStaleMs = 600_000;
 
 export function createInferenceService(deps: InferenceDeps): InferenceService {
   const { config } = deps;
@@ -100,9 +115,25 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     telemetry,
     clock: { now: () => new Date() },
   });
+  const adaptations = new AdaptationsDomain({
+    adaptations: deps.store.adaptations,
+    feedback: deps.store.feedback,
+    blobs: deps.blobs,
+    model: runtime,
+    writer: folderModelWriter({
+      dir: folders.adapted,
+      searchDirs: [folders.shipped],
+    }),
+    fitHead: (set) => fitHeadOffThread(set, fitTimeoutMs),
+    telemetry,
+    logger: deps.logger,
+    clock: { now: () => new Date() },
+    staleAfterMs: adaptationStaleMs,
+  });
   return {
     domain,
     feedback,
+    adaptations,
     runtime,
     rollouts,
     folders,
@@ -111,6 +142,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     router: Router().use(
       // First: its routes authenticate themselves, so /predict/:id/feedback is not verified twice.
       createFeedbackRouter({ feedback, verifier: deps.verifier }),
+      createAdaptationRouter({ adaptations, verifier: deps.verifier }),
       createInferenceRouter({
         domain,
         rollouts,

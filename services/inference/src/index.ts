@@ -21,3 +21,5 @@ export { httpImageSource } from './data-access/image-source-http';
 export * from './data-access/store';
 export * from './domain/ports';
 export { inferenceSchema } from './data-access/sqlite/migrations';
+export { fitLinearHead, headProbability, type LinearHead, type HeadTrainingSet } from './domain/linear-head';
+export { withNewHead, OnnxEditError } from './data-access/onnx-head';

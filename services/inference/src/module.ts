@@ -86,6 +86,8 @@ export async function openInferenceModule(
     closers: [
       ...(given.store ? [] : [{ name: 'inference store', close: () => store.close() }]),
       ...(given.blobs ? [] : [{ name: 'blobs', close: () => blobs.close() }]),
+      // A running adaptation gets a few seconds to write its version before the model it reads closes.
+      { name: 'adaptations', close: () => service.adaptations.drain(10_000) },
       { name: 'model', close: () => service.runtime.close() },
       { name: 'consumers', close: async () => stopBackground() },
       ...(given.events ? [] : [{ name: 'events', close: () => events.close() }]),

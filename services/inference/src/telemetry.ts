@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
 import type { RuntimeTelemetry } from './data-access/model-runtime';
+import type { AdaptationsDomainDeps } from './domain/adaptations';
 import type { FeedbackTelemetry, InferenceTelemetry } from './domain/ports';
 
 /**
@@ -14,7 +15,7 @@ export interface FeedbackSeries {
 export function promTelemetry(
   metrics: Metrics,
   readyMaxQueue: number,
-): InferenceTelemetry & RuntimeTelemetry & FeedbackTelemetry & FeedbackSeries {
+): InferenceTelemetry & RuntimeTelemetry & FeedbackTelemetry & FeedbackSeries & AdaptationsDomainDeps['telemetry'] {
   const registers = [metrics.registry];
   const predictions = new Counter({
     name: 'capcheck_predictions_total',
@@ -83,7 +84,14 @@ export function promTelemetry(
     labelNames: ['label', 'agreed', 'model_version'] as const,
     registers,
   });
+  const adaptations = new Counter({
+    name: 'capcheck_adaptations_total',
+    help: 'Adaptations of the served model to the labelled feedback, by outcome (succeeded or failed)',
+    labelNames: ['status'] as const,
+    registers,
+  });
   return {
+    adaptation: (status) => adaptations.inc({ status }),
     cache: (result) => cache.inc({ result }),
     prediction({ label, model, confidence: p, certain, cached }) {
       predictions.inc({ label, model, certain: String(certain), cached: String(cached) });

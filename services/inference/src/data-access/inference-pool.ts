@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { AppError } from '@capcheck/shared';
-import type { ModelManifest } from '../domain/ports';
+import type { ModelManifest, ModelOutputs } from '../domain/ports';
 import { ModelLoadError } from './model-repository';
 
 /**
@@ -25,7 +25,8 @@ const ort = require(workerData.ortPath);
       const input = new ort.Tensor('uint8', new Uint8Array(pixels), [count, h, w, c]);
       const output = await session.run({ [workerData.inputName]: input });
       const scores = Float32Array.from(output[workerData.outputName].data);
-      parentPort.postMessage({ type: 'result', id, scores }, [scores.buffer]);
+      const embedding = workerData.embeddingName ? Float32Array.from(output[workerData.embeddingName].data) : null;
+      parentPort.postMessage({ type: 'result', id, scores, embedding }, embedding ? [scores.buffer, embedding.buffer] : [scores.buffer]);
     } catch (err) {
       parentPort.postMessage({ type: 'error', id, message: String((err && err.message) || err) });
     }
@@ -36,12 +37,12 @@ const ort = require(workerData.ortPath);
 type WorkerMessage =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; scores: Float32Array }
+  | { type: 'result'; id: number; scores: Float32Array; embedding: Float32Array | null }
   | { type: 'error'; id: number; message: string };
 
 interface Job {
   pixels: Uint8Array;
-  resolve(scores: Float32Array): void;
+  resolve(outputs: ModelOutputs): void;
   reject(err: Error): void;
 }
 
@@ -58,6 +59,8 @@ export interface InferencePool {
    * take them in full batches; a queue without room for all of them refuses all of them.
    */
   runMany(images: readonly Uint8Array[]): Promise<Float32Array[]>;
+  /** As runMany, with each image's `embedding` too (null when the model has no such output). */
+  outputsOf(images: readonly Uint8Array[]): Promise<ModelOutputs[]>;
   queueDepth(): number;
   readonly size: number;
   close(): Promise<void>;
@@ -79,6 +82,7 @@ export async function createInferencePool(options: {
   const [h, w, c] = model.inputShape;
   const imageBytes = h * w * c;
   const classes = model.labels.length;
+  const embeddingSize = model.embedding?.size ?? 0;
   const queue: Job[] = [];
   /** How long close() lets batches in flight finish before it stops their workers anyway. */
   const closeWaitMs = 10_000;
@@ -116,6 +120,7 @@ export async function createInferencePool(options: {
           modelPath: model.modelPath,
           inputName: model.inputName,
           outputName: model.outputName,
+          embeddingName: model.embedding?.name ?? null,
           inputShape: model.inputShape,
         },
       });
@@ -133,7 +138,13 @@ export async function createInferencePool(options: {
             inFlight.delete(message.id);
             telemetry.batch(batch.jobs.length, Number(process.hrtime.bigint() - batch.started) / 1e9);
             if (message.type === 'result') {
-              batch.jobs.forEach((job, i) => job.resolve(message.scores.slice(i * classes, (i + 1) * classes)));
+              const { scores, embedding } = message;
+              batch.jobs.forEach((job, i) =>
+                job.resolve({
+                  scores: scores.slice(i * classes, (i + 1) * classes),
+                  embedding: embedding && embedding.slice(i * embeddingSize, (i + 1) * embeddingSize),
+                }),
+              );
             } else {
               batch.jobs.forEach((job) => job.reject(new Error(`inference failed: ${message.message}`)));
             }
@@ -174,7 +185,7 @@ export async function createInferencePool(options: {
   }
   idle.push(...workers);
 
-  const runMany = (images: readonly Uint8Array[]): Promise<Float32Array[]> => {
+  const outputsOf = (images: readonly Uint8Array[]): Promise<ModelOutputs[]> => {
     if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
     const wrong = images.find((pixels) => pixels.length !== imageBytes);
     if (wrong) return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${wrong.length}`));
@@ -186,7 +197,7 @@ export async function createInferencePool(options: {
       );
     }
     const results = images.map(
-      (pixels) => new Promise<Float32Array>((resolve, reject) => queue.push({ pixels, resolve, reject })),
+      (pixels) => new Promise<ModelOutputs>((resolve, reject) => queue.push({ pixels, resolve, reject })),
     );
     dispatch();
     return Promise.all(results);
@@ -195,8 +206,9 @@ export async function createInferencePool(options: {
   return {
     size: workers.length,
     queueDepth: () => queue.length,
-    run: (pixels: Uint8Array) => runMany([pixels]).then(([scores]) => scores as Float32Array),
-    runMany,
+    run: (pixels: Uint8Array) => outputsOf([pixels]).then(([outputs]) => (outputs as ModelOutputs).scores),
+    runMany: (images) => outputsOf(images).then((outputs) => outputs.map((o) => o.scores)),
+    outputsOf,
     async close() {
       closed = true;
       queue.splice(0).forEach((job) => job.reject(new AppError('unavailable', 'model_unavailable', 'shutting down')));

@@ -152,12 +152,87 @@ export interface RolloutRepository {
   save(rollout: RolloutRecord): Promise<void>;
 }
 
+export type AdaptationStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+/** Accuracy on the held-out labelled pictures: the new head's, and the served model's on the same pictures. */
+export interface AdaptationMetrics {
+  candidate: { accuracy: number };
+  current: { accuracy: number };
+}
+
+/** A request to fit a new head on the served model's embedding from the labelled feedback. */
+export interface AdaptationRecord {
+  id: string;
+  modelName: string;
+  /** The served version whose backbone (and embedding) the new version keeps. */
+  parentVersion: string;
+  status: AdaptationStatus;
+  requestedBy: UserId;
+  createdAt: Date;
+  updatedAt: Date;
+  /** The new version in the model repository, once succeeded. */
+  version: string | null;
+  examples: { train: number; heldOut: number } | null;
+  metrics: AdaptationMetrics | null;
+  error: string | null;
+}
+
+export interface AdaptationRepository {
+  /**
+   * Inserts a queued adaptation, unless one of the same model is queued or running (in any process
+   * sharing the store): then false, and nothing is written.
+   */
+  start(adaptation: AdaptationRecord): Promise<boolean>;
+  update(
+    id: string,
+    changes: Partial<Pick<AdaptationRecord, 'status' | 'version' | 'examples' | 'metrics' | 'error' | 'updatedAt'>>,
+  ): Promise<void>;
+  find(id: string): Promise<AdaptationRecord | null>;
+  /** The newest first. */
+  list(modelName: string, limit: number): Promise<AdaptationRecord[]>;
+  /** Fails the queued or running adaptations last updated before `before` (their process died); returns how many. */
+  abandon(before: Date, error: string): Promise<number>;
+}
+
+/** A classification head on the embedding: logits = embedding · weightsᵀ + bias, then softmax. */
+export interface AdaptedHead {
+  /** Row-major [classes, embedding size]. */
+  weights: Float32Array;
+  bias: Float32Array;
+  classes: number;
+}
+
+/** Where a new version came from, recorded in its manifest. */
+export interface NewVersionLineage {
+  parent: { version: string };
+  adaptationId: string;
+  requestedBy: UserId;
+  createdAt: Date;
+  l2: number;
+  examples: { train: number; heldOut: number; perLabel: Record<string, number> };
+  metrics: AdaptationMetrics;
+}
+
+/** Adds versions to the model repository. */
+export interface ModelWriter {
+  /** Writes the parent with a new head as a complete new version (not served until rolled out); returns its version. */
+  writeAdapted(parent: ModelManifest, head: AdaptedHead, lineage: NewVersionLineage): Promise<string>;
+}
+
+/** A picture someone labelled, as adaptation reads it. */
+export interface LabelledPicture {
+  imageId: ImageId;
+  sha256: string;
+  label: string;
+}
+
 /** Everything the inference service keeps. */
 export interface InferenceStore extends StoreLifecycle {
   readonly predictions: PredictionRepository;
   readonly predictionLogs: PredictionLogRepository;
   readonly feedback: FeedbackRepository;
   readonly rollouts: RolloutRepository;
+  readonly adaptations: AdaptationRepository;
 }
 
 export interface DescribedImage {
@@ -221,6 +296,14 @@ export interface LoadedModel {
   preprocess(bytes: Buffer): Promise<Uint8Array>;
   /** Class probabilities for model inputs, in order, sharing `session.run` calls where they can. */
   run(images: readonly Uint8Array[]): Promise<Float32Array[]>;
+  /** As `run`, with each input's embedding too (null when the model has no such output). */
+  outputsOf(images: readonly Uint8Array[]): Promise<ModelOutputs[]>;
+}
+
+/** One image's outputs: its class probabilities, and its penultimate features where the model has them. */
+export interface ModelOutputs {
+  scores: Float32Array;
+  embedding: Float32Array | null;
 }
 
 /** A candidate version, loaded, and how it is tried. */

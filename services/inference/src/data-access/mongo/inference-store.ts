@@ -33,6 +33,7 @@ import type {
   RolloutRepository,
   ShadowAnswer,
 } from '../../domain/ports';
+import { mongoAdaptations } from './adaptations';
 
 /**
  * Keyed by a unique (sha256, modelName, modelVersion) index rather than a joined `_id` string, which
@@ -343,6 +344,7 @@ export function createMongoInferenceStore(url: string): Promise<InferenceStore> 
       predictionLogs: new MongoPredictionLogs(models.predictionLogs),
       feedback: new MongoFeedback(models.feedback),
       rollouts: new MongoRollouts(models.rollouts),
+      adaptations: await mongoAdaptations(conn),
     };
   });
 }

@@ -23,6 +23,7 @@ import type {
   RolloutRepository,
   ShadowAnswer,
 } from '../../domain/ports';
+import { SqliteAdaptations } from './adaptations';
 import { inferenceSchema } from './migrations';
 
 interface PredictionRow {
@@ -370,5 +371,6 @@ export function createSqliteInferenceStore(path: string): InferenceStore {
     predictionLogs: new SqlitePredictionLogs(db),
     feedback: new SqliteFeedback(db),
     rollouts: new SqliteRollouts(db),
+    adaptations: new SqliteAdaptations(db),
   }));
 }

@@ -87,5 +87,22 @@ export const inferenceSchema: SqliteSchema = {
      ALTER TABLE prediction_logs ADD COLUMN shadow_model_version TEXT;
      ALTER TABLE prediction_logs ADD COLUMN shadow_label TEXT;
      ALTER TABLE prediction_logs ADD COLUMN shadow_confidence REAL;`,
+    // Adaptations (issue 15). The partial unique index lets one at a time be queued or running per
+    // model, for every process sharing the database.
+    `CREATE TABLE adaptations (
+       id TEXT PRIMARY KEY,
+       model_name TEXT NOT NULL,
+       parent_version TEXT NOT NULL,
+       status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+       requested_by TEXT NOT NULL,
+       created_at INTEGER NOT NULL,
+       updated_at INTEGER NOT NULL,
+       version TEXT,
+       examples TEXT,
+       metrics TEXT,
+       error TEXT
+     );
+     CREATE UNIQUE INDEX adaptations_one_active ON adaptations (model_name) WHERE status IN ('queued', 'running');
+     CREATE INDEX adaptations_model_created ON adaptations (model_name, created_at DESC);`,
   ],
 };

@@ -1,0 +1,127 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { AdaptedHead, ModelManifest, ModelWriter, NewVersionLineage } from '../domain/ports';
+import { withNewHead } from './onnx-head';
+
+/** Numeric version folders of a model across the repository folders. */
+async function numericVersions(dirs: readonly string[], name: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const dir of dirs) {
+    const entries = await readdir(join(dir, name)).catch(() => [] as string[]);
+    for (const entry of entries) if (/^\d+$/.test(entry)) found.push(Number(entry));
+  }
+  return found;
+}
+
+function modelCard(manifest: Record<string, unknown>, lineage: NewVersionLineage): string {
+  const { examples, metrics } = lineage;
+  const percent = (x: number) => `${(x * 100).toFixed(1)} %`;
+  return `# ${String(manifest.name)} v${String(manifest.version)}: adapted from v${lineage.parent.version}
+
+Made by capcheck's adaptation (id \`${lineage.adaptationId}\`, ${lineage.createdAt.toISOString()}): v${lineage.parent.version}'s
+network unchanged, with a new head, a class-balanced L2-regularised logistic regression (strength
+${lineage.l2}, chosen by cross-validation) fitted on its \`embedding\` output from ${examples.train} pictures people
+labelled (${Object.entries(examples.perLabel)
+    .map(([label, n]) => `${n} ${label}`)
+    .join(', ')} in all).
+
+On the ${examples.heldOut} labelled pictures held out from the fit: this version ${percent(metrics.candidate.accuracy)},
+v${lineage.parent.version} ${percent(metrics.current.accuracy)}. That is all it was judged on: a handful of pictures
+from the users' own line. Roll it out in shadow or canary mode first, and watch the agreement.
+
+Input, preprocessing and outputs are v${lineage.parent.version}'s (see \`manifest.json\`).
+`;
+}
+
+/**
+ * Writes adapted versions into `dir` (a folder every replica reads). The version folder appears whole
+ * or not at all: files go to a temporary folder first, which is renamed into place; two replicas racing
+ * for one number cannot both win the rename, and the loser takes the next number.
+ */
+export function folderModelWriter(options: { dir: string; searchDirs: readonly string[] }): ModelWriter {
+  const dirs = [...new Set([...options.searchDirs, options.dir])];
+  return {
+    async writeAdapted(parent: ModelManifest, head: AdaptedHead, lineage: NewVersionLineage): Promise<string> {
+      const parentFolder = dirname(parent.modelPath);
+      const parentManifest = JSON.parse(await readFile(join(parentFolder, 'manifest.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      const onnx = withNewHead(await readFile(parent.modelPath), head, {
+        output: parent.outputName,
+        embedding: parent.embedding?.name ?? 'embedding',
+        prefix: 'adapted_',
+      });
+      const staging = join(options.dir, parent.name, `.staging-${randomUUID()}`);
+      await mkdir(staging, { recursive: true });
+      try {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          const version = String(Math.max(0, ...(await numericVersions(dirs, parent.name))) + 1 + attempt);
+          if (dirs.some((d) => existsSync(join(d, parent.name, version)))) continue;
+          const manifest = adaptedManifest(parentManifest, version, onnx, lineage);
+          await writeFile(join(staging, 'model.onnx'), onnx);
+          await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+          await writeFile(join(staging, 'MODEL_CARD.md'), modelCard(manifest, lineage));
+          try {
+            await rename(staging, join(options.dir, parent.name, version));
+            return version;
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+          }
+        }
+        throw new Error('no free version number after 20 attempts');
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** The parent's manifest with the new file, version and lineage; calibration figures were the parent head's. */
+function adaptedManifest(
+  parent: Record<string, unknown>,
+  version: string,
+  onnx: Uint8Array,
+  lineage: NewVersionLineage,
+): Record<string, unknown> {
+  const {
+    calibration: _calibration,
+    verification: _verification,
+    samples: _samples,
+    test_metrics: parentMetrics,
+    ...kept
+  } = parent;
+  return {
+    ...kept,
+    version,
+    file: 'model.onnx',
+    sha256: createHash('sha256').update(onnx).digest('hex'),
+    size_bytes: onnx.length,
+    output: {
+      ...(parent.output as Record<string, unknown>),
+      description:
+        'softmax probabilities in the order of `labels`, from the adapted head (logistic regression on `embedding`)',
+    },
+    test_metrics: {
+      feedback_held_out: { count: lineage.examples.heldOut, accuracy: lineage.metrics.candidate.accuracy },
+    },
+    lineage: {
+      parent: {
+        name: parent.name,
+        version: lineage.parent.version,
+        sha256: parent.sha256,
+        test_metrics: parentMetrics,
+      },
+      method: 'class-balanced L2 logistic regression on the embedding output; strength by stratified cross-validation',
+      l2: lineage.l2,
+      examples: lineage.examples,
+      metrics: lineage.metrics,
+      adaptation_id: lineage.adaptationId,
+      requested_by: lineage.requestedBy,
+      created_at: lineage.createdAt.toISOString(),
+    },
+  };
+}
