@@ -47,7 +47,7 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
   const file = new Database(join(dataDir, 'capcheck.sqlite'), { readonly: true });
   try {
     expect(file.prepare('SELECT service, version FROM schema_migrations ORDER BY service').all()).toEqual([
-      { service: 'images', version: 1 },
+      { service: 'images', version: 2 },
       // Step 2 rebuilt prediction_logs (image_id may be NULL); the old log above came through it.
       { service: 'inference', version: 2 },
       { service: 'users', version: 1 },

@@ -15,10 +15,12 @@ import {
   type Shell,
 } from '@capcheck/shared';
 import { createImagesService } from './app';
+import { scheduleBlobSweeps } from './domain/blob-sweeper';
 import { imagesConfigShape } from './config';
 import { openImagesStore } from './data-access/store';
 import type { ImagesDomain } from './domain/images';
 import type { ImagesStore } from './domain/ports';
+import { promSweepReporter } from './telemetry';
 
 /** Every setting the images service reads, and nothing else (a process adds its shell's and listener's). */
 export const imagesSettingsShape = {
@@ -57,7 +59,7 @@ export async function openImagesModule(
   const store = given.store ?? (await openImagesStore(config));
   const blobs = given.blobs ?? (await openBlobStore(config));
   const events = given.events ?? (await openEventBus(config, shell.logger, shell.metrics));
-  const { router, domain } = createImagesService({
+  const { router, domain, sweeper } = createImagesService({
     config,
     store,
     blobs,
@@ -66,6 +68,9 @@ export async function openImagesModule(
     logger: shell.logger,
     metrics: shell.metrics,
   });
+  const intervalMs = config.BLOB_SWEEP_INTERVAL_SECONDS * 1000;
+  const stopSweeps =
+    intervalMs > 0 ? scheduleBlobSweeps(sweeper, intervalMs, promSweepReporter(shell.metrics), shell.logger) : null;
   return {
     name: 'images',
     domain,
@@ -79,6 +84,8 @@ export async function openImagesModule(
       { name: 'blobs', check: () => blobs.ping() },
     ],
     closers: [
+      // First: a sweep in progress uses the store and the blobs.
+      ...(stopSweeps ? [{ name: 'blob sweeps', close: stopSweeps }] : []),
       ...(given.store ? [] : [{ name: 'images store', close: () => store.close() }]),
       ...(given.blobs ? [] : [{ name: 'blobs', close: () => blobs.close() }]),
       ...(given.events ? [] : [{ name: 'events', close: () => events.close() }]),
