@@ -6,6 +6,8 @@ import {
   openBlobStore,
   openEventBus,
   remoteVerifier,
+  usersBreakerOf,
+  usersReadiness,
   storeConfigShape,
   verifierConfigShape,
   type AccessTokenVerifier,
@@ -59,12 +61,14 @@ export async function openImagesModule(
   const store = given.store ?? (await openImagesStore(config));
   const blobs = given.blobs ?? (await openBlobStore(config));
   const events = given.events ?? (await openEventBus(config, shell.logger, shell.metrics));
+  // Alone, images checks accounts with users behind a deadline and a circuit breaker that readiness reports.
+  const usersBreaker = given.verifier ? undefined : usersBreakerOf(config);
   const { router, domain, sweeper } = createImagesService({
     config,
     store,
     blobs,
     events,
-    verifier: given.verifier ?? remoteVerifier(config),
+    verifier: given.verifier ?? remoteVerifier(config, usersBreaker),
     logger: shell.logger,
     metrics: shell.metrics,
   });
@@ -82,6 +86,7 @@ export async function openImagesModule(
     readiness: [
       { name: 'metadata', check: () => store.ping() },
       { name: 'blobs', check: () => blobs.ping() },
+      ...(usersBreaker ? [usersReadiness(usersBreaker)] : []),
     ],
     closers: [
       // First: a sweep in progress uses the store and the blobs.
