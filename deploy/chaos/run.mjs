@@ -2,7 +2,8 @@
 // processes, as deployed), on loopback only and bounded in time (CHAOS_MAX_SECONDS, 300 by default).
 // Each scenario runs a load while it breaks one thing, mends it, then checks that every upload that
 // was answered 201 can be read back byte for byte, and prints a row: requests sent, failed, lost
-// writes (must be 0) and the time from the repair to the first request served again.
+// writes (must be 0) and the time from the repair to the first request served again. It exits 1 if
+// a write is lost, a scenario does not recover within 30 s, or anything answers 500.
 //
 // RabbitMQ (127.0.0.1:5672) and Redis (127.0.0.1:6379) are used when they answer, each through a
 // TCP proxy the script cuts; the broker scenario uses a vhost of its own (`capcheck-chaos`, made
@@ -523,7 +524,8 @@ async function main() {
       continue;
     }
     const lost = row.lost ?? (await lostWrites(row.stats));
-    if (lost > 0 || row.recoverMs === null) ok = false;
+    // A 500 is a bug whatever broke: outages answer 503 (or 507 for a full disk), never 500.
+    if (lost > 0 || row.recoverMs === null || row.stats.reasons.has('500')) ok = false;
     const recovered = row.recoverMs === null ? 'NOT in 30 s' : `${(row.recoverMs / 1000).toFixed(2)} s`;
     printRow([name, row.stats.sent, row.stats.failed, `${lost} / ${row.stats.uploads.length}`, recovered, row.note]);
   }

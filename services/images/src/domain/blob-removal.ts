@@ -13,7 +13,8 @@ import type { ImageRepository } from './ports';
  *   in between, its check for the blob may have come before the delete, so the bytes are put back.
  * Whichever of the two comes last at the store writes the blob, and both write the same bytes.
  * A blob already gone when read is left alone: a blob that appears after that was put by an uploader,
- * which owns it.
+ * which owns it. What remains is a moment, between this delete and its put-back, in which a read of
+ * the racing upload's content can answer 404; the next read finds the bytes, and none are lost.
  *
  * Returns whether the blob was removed (false when it was put back or was not there).
  */
