@@ -53,6 +53,10 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
       { service: 'users', version: 1 },
     ]);
     expect(file.prepare('SELECT COUNT(*) AS n FROM refresh_tokens').get()).toEqual({ n: 2 });
+    // Images step 2 counted the old image's bytes, so a delete of a twin of them would keep its blob.
+    expect(file.prepare('SELECT sha256, refs FROM image_blob_refs').all()).toEqual([
+      { sha256: legacy.image.sha256, refs: 1 },
+    ]);
   } finally {
     file.close();
   }
