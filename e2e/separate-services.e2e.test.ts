@@ -78,7 +78,7 @@ test('users, images and inference as separate processes: JWKS over HTTP, inferen
     expect((await client(imagesUrl).get('/users/me', { token: login.body.accessToken })).status).toBe(404);
     expect((await client(imagesUrl).get('/readyz')).body).toEqual({
       status: 'ready',
-      checks: { metadata: 'ok', blobs: 'ok', disk: 'ok' },
+      checks: { metadata: 'ok', blobs: 'ok', disk: 'ok', users: 'ok' },
     });
 
     // Inference, a third process, reads the image from images with the caller's own token.

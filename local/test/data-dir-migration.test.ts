@@ -48,7 +48,7 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
   const file = new Database(join(dataDir, 'capcheck.sqlite'), { readonly: true });
   try {
     expect(file.prepare('SELECT service, version FROM schema_migrations ORDER BY service').all()).toEqual([
-      { service: 'images', version: 1 },
+      { service: 'images', version: 2 },
       // Every step ran: step 2 rebuilt prediction_logs (image_id may be NULL), and the old log above
       // came through it; the later steps added feedback, rollouts (and the shadow columns of
       // prediction_logs) and adaptations.
@@ -56,6 +56,10 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
       { service: 'users', version: 1 },
     ]);
     expect(file.prepare('SELECT COUNT(*) AS n FROM refresh_tokens').get()).toEqual({ n: 2 });
+    // Images step 2 counted the old image's bytes, so a delete of a twin of them would keep its blob.
+    expect(file.prepare('SELECT sha256, refs FROM image_blob_refs').all()).toEqual([
+      { sha256: legacy.image.sha256, refs: 1 },
+    ]);
   } finally {
     file.close();
   }

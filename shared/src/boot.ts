@@ -88,6 +88,7 @@ function mergeByName(checks: readonly ReadinessCheck[]): ReadinessCheck[] {
   return [...byName].map(([name, same]) => ({
     name,
     check: async () => void (await Promise.all(same.map((c) => c.check()))),
+    degradedOnly: same.every((c) => c.degradedOnly),
   }));
 }
 

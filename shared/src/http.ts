@@ -75,7 +75,8 @@ export function createHttpApp(options: HttpShellOptions): Express {
       return;
     }
     const report = await runReadinessChecks(readiness);
-    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
+    const status = !report.ready ? 'not_ready' : report.degraded ? 'degraded' : 'ready';
+    res.status(report.ready ? 200 : 503).json({ status, checks: report.checks });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -8,6 +8,8 @@ import { createInProcessEventBus } from './adapters/events/in-process';
 import { createRabbitMqEventBus } from './adapters/events/rabbitmq';
 import { createAccessTokenVerifier, remoteSigningKeys, type AccessTokenVerifier } from './auth/verifier';
 import { usersServiceAccountLookup, withAccountCheck } from './auth/account-status';
+import { CircuitBreaker } from './circuit-breaker';
+import type { ReadinessCheck } from './health';
 import type { Logger } from './logger';
 import type { BlobStore } from './ports/blobs';
 import type { DeadLetterObserver, DeadLetterReason, EventBus } from './ports/events';
@@ -151,11 +153,35 @@ export const verifierConfigShape = {
   /** How long an account's status is remembered: a disabled account's tokens stop within this. */
   ACCOUNT_CHECK_CACHE_MS: setting.nonNegativeInt(5_000),
   USERS_TIMEOUT_MS: setting.positiveInt(2_000),
+  /** Failed account checks in a row that open the circuit to users, and how long it then fails fast. */
+  USERS_BREAKER_FAILURES: setting.positiveInt(5),
+  USERS_BREAKER_OPEN_MS: setting.positiveInt(5_000),
 };
 type VerifierConfig = z.output<z.ZodObject<typeof verifierConfigShape>> & { DATA_DIR?: string };
 
-/** Tokens checked with the users service's published keys, and the account behind them with users itself. */
-export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
+/** The circuit to the users service's account check, as configured. */
+export const usersBreakerOf = (config: VerifierConfig): CircuitBreaker =>
+  new CircuitBreaker({
+    name: 'users',
+    failureThreshold: config.USERS_BREAKER_FAILURES,
+    openMs: config.USERS_BREAKER_OPEN_MS,
+  });
+
+/**
+ * What /readyz says of the users service: reported, but the process stays ready without it, since
+ * it still serves every caller (as a plain user: admin powers fail closed until users answers).
+ */
+export const usersReadiness = (breaker: CircuitBreaker): ReadinessCheck => ({
+  name: 'users',
+  degradedOnly: true,
+  check: () => breaker.check(),
+});
+
+/**
+ * Tokens checked with the users service's published keys, and the account behind them with users
+ * itself, each call behind a deadline; the account check also behind `breaker` (see usersBreakerOf).
+ */
+export const remoteVerifier = (config: VerifierConfig, breaker?: CircuitBreaker): AccessTokenVerifier =>
   withAccountCheck(
     createAccessTokenVerifier({
       issuer: config.JWT_ISSUER,
@@ -170,5 +196,6 @@ export const remoteVerifier = (config: VerifierConfig): AccessTokenVerifier =>
       usersUrl: config.USERS_URL,
       timeoutMs: config.USERS_TIMEOUT_MS,
       cacheMs: config.ACCOUNT_CHECK_CACHE_MS,
+      ...(breaker ? { breaker } : {}),
     }),
   );

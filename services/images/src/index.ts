@@ -8,3 +8,4 @@ export { sharpDecoder } from './data-access/sharp-decoder';
 export * from './data-access/store';
 export * from './domain/ports';
 export { imagesSchema } from './data-access/sqlite/migrations';
+export { BlobSweeper, type SweepReport } from './domain/blob-sweeper';

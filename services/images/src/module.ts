@@ -6,6 +6,8 @@ import {
   openBlobStore,
   openEventBus,
   remoteVerifier,
+  usersBreakerOf,
+  usersReadiness,
   storeConfigShape,
   verifierConfigShape,
   type AccessTokenVerifier,
@@ -15,10 +17,12 @@ import {
   type Shell,
 } from '@capcheck/shared';
 import { createImagesService } from './app';
+import { scheduleBlobSweeps } from './domain/blob-sweeper';
 import { imagesConfigShape } from './config';
 import { openImagesStore } from './data-access/store';
 import type { ImagesDomain } from './domain/images';
 import type { ImagesStore } from './domain/ports';
+import { promSweepReporter } from './telemetry';
 
 /** Every setting the images service reads, and nothing else (a process adds its shell's and listener's). */
 export const imagesSettingsShape = {
@@ -57,15 +61,20 @@ export async function openImagesModule(
   const store = given.store ?? (await openImagesStore(config));
   const blobs = given.blobs ?? (await openBlobStore(config));
   const events = given.events ?? (await openEventBus(config, shell.logger, shell.metrics));
-  const { router, domain } = createImagesService({
+  // Alone, images checks accounts with users behind a deadline and a circuit breaker that readiness reports.
+  const usersBreaker = given.verifier ? undefined : usersBreakerOf(config);
+  const { router, domain, sweeper } = createImagesService({
     config,
     store,
     blobs,
     events,
-    verifier: given.verifier ?? remoteVerifier(config),
+    verifier: given.verifier ?? remoteVerifier(config, usersBreaker),
     logger: shell.logger,
     metrics: shell.metrics,
   });
+  const intervalMs = config.BLOB_SWEEP_INTERVAL_SECONDS * 1000;
+  const stopSweeps =
+    intervalMs > 0 ? scheduleBlobSweeps(sweeper, intervalMs, promSweepReporter(shell.metrics), shell.logger) : null;
   return {
     name: 'images',
     domain,
@@ -77,8 +86,11 @@ export async function openImagesModule(
     readiness: [
       { name: 'metadata', check: () => store.ping() },
       { name: 'blobs', check: () => blobs.ping() },
+      ...(usersBreaker ? [usersReadiness(usersBreaker)] : []),
     ],
     closers: [
+      // First: a sweep in progress uses the store and the blobs.
+      ...(stopSweeps ? [{ name: 'blob sweeps', close: stopSweeps }] : []),
       ...(given.store ? [] : [{ name: 'images store', close: () => store.close() }]),
       ...(given.blobs ? [] : [{ name: 'blobs', close: () => blobs.close() }]),
       ...(given.events ? [] : [{ name: 'events', close: () => events.close() }]),

@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Metrics } from '@capcheck/shared';
+import { Counter, Gauge, Histogram, type Metrics } from '@capcheck/shared';
+import type { SweepReport } from './domain/blob-sweeper';
 import type { ImagesTelemetry } from './domain/ports';
 
 export function promTelemetry(metrics: Metrics): ImagesTelemetry {
@@ -34,5 +35,36 @@ export function promTelemetry(metrics: Metrics): ImagesTelemetry {
     },
     blobBytesWritten: (bytes) => bytesStored.inc(bytes),
     eventPublished: (type, ok) => events.inc({ type, outcome: ok ? 'ok' : 'failed' }),
+  };
+}
+
+/** What each blob sweep found, as gauges (the state after the last sweep) and a counter of removals. */
+export function promSweepReporter(metrics: Metrics): (report: SweepReport) => void {
+  const registers = [metrics.registry];
+  const recordsWithoutBlob = new Gauge({
+    name: 'capcheck_images_records_without_blob',
+    help: 'Distinct image bytes that records point at but the blob store lacks, at the last sweep (should be 0)',
+    registers,
+  });
+  const orphanBlobs = new Gauge({
+    name: 'capcheck_images_orphan_blobs',
+    help: 'Blobs no image record points at, left after the last sweep',
+    registers,
+  });
+  const removed = new Counter({
+    name: 'capcheck_images_orphan_blobs_removed_total',
+    help: 'Orphan blobs the sweeper removed',
+    registers,
+  });
+  const lastSweep = new Gauge({
+    name: 'capcheck_images_blob_sweep_timestamp_seconds',
+    help: 'When the last blob sweep finished',
+    registers,
+  });
+  return (report) => {
+    recordsWithoutBlob.set(report.recordsWithoutBlob);
+    orphanBlobs.set(report.orphanBlobs);
+    removed.inc(report.orphanBlobsRemoved);
+    lastSweep.set(Date.now() / 1000);
   };
 }

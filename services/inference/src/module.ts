@@ -6,6 +6,8 @@ import {
   openBlobStore,
   openEventBus,
   remoteVerifier,
+  usersBreakerOf,
+  usersReadiness,
   storeConfigShape,
   verifierConfigShape,
   type AccessTokenVerifier,
@@ -58,6 +60,7 @@ export async function openInferenceModule(
   const events = given.events ?? (await openEventBus(config, shell.logger, shell.metrics));
   // Alone, inference reads images over HTTP, behind a deadline and a circuit breaker that readiness reports.
   const imagesBreaker = given.imageSource ? undefined : imagesBreakerOf(config);
+  const usersBreaker = given.verifier ? undefined : usersBreakerOf(config);
   const imageSource =
     given.imageSource ??
     httpImageSource({ baseUrl: config.IMAGES_URL, timeoutMs: config.IMAGES_TIMEOUT_MS, breaker: imagesBreaker });
@@ -66,7 +69,7 @@ export async function openInferenceModule(
     store,
     blobs,
     imageSource,
-    verifier: given.verifier ?? remoteVerifier(config),
+    verifier: given.verifier ?? remoteVerifier(config, usersBreaker),
     logger: shell.logger,
     metrics: shell.metrics,
   });
@@ -82,6 +85,7 @@ export async function openInferenceModule(
       { name: 'model', check: () => service.runtime.check() },
       { name: 'metadata', check: () => store.ping() },
       ...(imagesBreaker ? [{ name: 'images', check: () => imagesBreaker.check() }] : []),
+      ...(usersBreaker ? [usersReadiness(usersBreaker)] : []),
     ],
     closers: [
       ...(given.store ? [] : [{ name: 'inference store', close: () => store.close() }]),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CircuitBreaker } from '../circuit-breaker';
 import { AppError } from '../errors';
 import { roles, type Role, type UserId } from '../ids';
 import type { Principal } from './principal';
@@ -53,27 +54,41 @@ const meBody = z.object({ role: z.enum(roles) });
  */
 export function usersServiceAccountLookup(options: {
   usersUrl: string;
+  /** Each call's deadline. */
   timeoutMs: number;
   cacheMs: number;
   maxEntries?: number;
+  /**
+   * Fails the lookup at once while users keeps failing (timeouts, refused connections, 5xx), so a
+   * hung users service costs no request its deadline; the caller then goes on as a plain user.
+   */
+  breaker?: CircuitBreaker;
 }): AccountLookup {
   const maxEntries = options.maxEntries ?? 10_000;
   const known = new Map<UserId, { account: AccountStatus | null; until: number }>();
   return async ({ userId, accessToken }) => {
     const hit = known.get(userId);
     if (hit && hit.until > Date.now()) return hit.account;
-    const res = await fetch(new URL('/users/me', options.usersUrl), {
-      headers: { authorization: `Bearer ${accessToken}` },
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    let account: AccountStatus | null;
-    if (res.status === 200) account = { role: meBody.parse(await res.json()).role, disabled: false };
-    else if (res.status === 401 || res.status === 403 || res.status === 404) account = null;
-    else throw new Error(`users answered ${res.status} to GET /users/me`);
-    await res.body?.cancel().catch(() => undefined);
+    const ask = () => askUsers(options.usersUrl, accessToken, options.timeoutMs);
+    const account = await (options.breaker ? options.breaker.run(ask) : ask());
     known.delete(userId);
     known.set(userId, { account, until: Date.now() + options.cacheMs });
     if (known.size > maxEntries) known.delete(known.keys().next().value!);
     return account;
   };
+}
+
+/** GET /users/me with the caller's token: the account, null when users says there is none, or a rejection. */
+async function askUsers(usersUrl: string, accessToken: string, timeoutMs: number): Promise<AccountStatus | null> {
+  const res = await fetch(new URL('/users/me', usersUrl), {
+    headers: { authorization: `Bearer ${accessToken}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  try {
+    if (res.status === 200) return { role: meBody.parse(await res.json()).role, disabled: false };
+    if (res.status === 401 || res.status === 403 || res.status === 404) return null;
+    throw new Error(`users answered ${res.status} to GET /users/me`);
+  } finally {
+    await res.body?.cancel().catch(() => undefined);
+  }
 }

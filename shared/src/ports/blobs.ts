@@ -10,8 +10,15 @@ export interface BlobStore {
   exists(key: BlobKey): Promise<boolean>;
   /** Removes the blob; removing one that is not there is not an error. */
   delete(key: BlobKey): Promise<void>;
+  /** Every blob with when it was last written, in no particular order; anything else in the store is skipped. */
+  list(): AsyncIterable<StoredBlob>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface StoredBlob {
+  key: BlobKey;
+  modifiedAt: Date;
 }
 
 declare const blobKeyBrand: unique symbol;

@@ -89,6 +89,24 @@ export function blobStoreContract(open: () => Promise<BlobStore>): void {
     expect(await store.exists(key)).toBe(true);
   });
 
+  test('list names every stored blob once, with when it was written, and not a deleted one', async () => {
+    const kept = [randomBlob(), randomBlob()];
+    const gone = randomBlob();
+    const before = Date.now();
+    for (const { key, bytes } of [...kept, gone]) await store.put(key, bytes, 'image/png');
+    await store.delete(gone.key);
+    const listed = new Map<string, Date>();
+    for await (const { key, modifiedAt } of store.list()) {
+      expect(listed.has(key)).toBe(false);
+      listed.set(key, modifiedAt);
+    }
+    for (const { key } of kept) {
+      // Some stores keep whole seconds; a minute covers clocks and rounding either way.
+      expect(Math.abs(listed.get(key)!.getTime() - before)).toBeLessThan(60_000);
+    }
+    expect(listed.has(gone.key)).toBe(false);
+  });
+
   test.each(badKeys)('a key that is not a BlobKey is refused: %j', async (bad) => {
     const key = bad as BlobKey;
     await expect(store.put(key, Buffer.from('x'), 'text/plain')).rejects.toThrow(Error);

@@ -12,6 +12,7 @@ import {
   type PageRequest,
   type Principal,
 } from '@capcheck/shared';
+import { removeUnreferencedBlob } from './blob-removal';
 import { sanitizeFilename } from './formats';
 import type { ImageRecord, ImagesDomainDeps, UploadOutcome } from './ports';
 
@@ -48,15 +49,19 @@ export class ImagesDomain {
         objectKey,
         createdAt: this.deps.clock.now(),
       };
+      // The blob before the record, so a record is never seen without it.
       await this.storeBlob(record, bytes);
+      let created;
       try {
-        await this.deps.images.create(record);
+        created = await this.deps.images.create(record);
       } catch (err) {
-        await this.dropBlobIfUnreferenced(record);
+        await this.dropBlobIfUnreferenced(record.sha256, bytes);
         throw err;
       }
-      // A delete of the last twin may have removed the blob between our put and our insert: put it back.
-      await this.storeBlob(record, bytes);
+      // The count rose from 0: a delete of the last twin may be removing the blob right now. If its
+      // delete already happened the blob is missing and goes back here; if it comes later, the
+      // delete sees this record's count and puts the blob back itself (removeUnreferencedBlob).
+      if (created.firstReference) await this.storeBlob(record, bytes);
       this.deps.telemetry.upload('created', format, seconds());
       await this.publish({
         type: 'image.uploaded',
@@ -100,16 +105,17 @@ export class ImagesDomain {
   }
 
   async delete(principal: Principal, id: ImageId | null): Promise<void> {
-    const record = id && (await this.deps.images.deleteOwned(id, principal.userId));
-    if (!record) throw imageNotFound();
-    const lastCopy = await this.dropBlobIfUnreferenced(record);
+    const deleted = id && (await this.deps.images.deleteOwned(id, principal.userId));
+    if (!deleted) throw imageNotFound();
+    const { record, lastReference } = deleted;
+    if (lastReference) await this.dropBlobIfUnreferenced(record.sha256);
     await this.publish({
       type: 'image.deleted',
       eventId: newId(),
       imageId: record.id,
       ownerId: record.ownerId,
       sha256: record.sha256,
-      lastCopy,
+      lastCopy: lastReference,
     });
   }
 
@@ -121,18 +127,16 @@ export class ImagesDomain {
   }
 
   /**
-   * Identical bytes are stored once; the blob goes when the last record that points at it goes.
-   * Returns whether that record was the last (false when that could not be told: nothing is dropped).
+   * Identical bytes are stored once; the blob goes when the count of records that point at it
+   * reaches 0. A failure leaves an orphan blob (which the sweeper reports), never a lost one.
    */
-  private async dropBlobIfUnreferenced(record: ImageRecord): Promise<boolean> {
-    let lastCopy = false;
+  private async dropBlobIfUnreferenced(sha256: string, knownBytes?: Buffer): Promise<void> {
     try {
-      lastCopy = (await this.deps.images.countBySha256(record.sha256)) === 0;
-      if (lastCopy) await this.deps.blobs.delete(blobKeyForSha256(record.sha256));
+      if ((await this.deps.images.referencesTo(sha256)) > 0) return;
+      await removeUnreferencedBlob(this.deps, sha256, knownBytes);
     } catch (err) {
-      this.deps.logger.error({ err, sha256: record.sha256 }, 'could not remove an unreferenced blob');
+      this.deps.logger.error({ err, sha256 }, 'could not remove an unreferenced blob');
     }
-    return lastCopy;
   }
 
   /** Events speed things up; they are never the only copy of a fact, so a broker outage never fails a request. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { type BlobKey, type BlobStore, isBlobKey } from '../../ports/blobs';
+import { type BlobKey, type BlobStore, type StoredBlob, isBlobKey } from '../../ports/blobs';
 
 const errorCode = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
@@ -78,10 +78,32 @@ export async function createFilesystemBlobStore(root: string): Promise<BlobStore
       await unlessMissing(unlink(pathOf(key)), undefined);
     },
 
+    async *list() {
+      yield* listBlobFiles(join(base, 'sha256'));
+    },
+
     async ping() {
       await access(base, constants.R_OK | constants.W_OK | constants.X_OK);
     },
 
     async close() {},
   };
+}
+
+/** The names in a directory, none when it is not there (nothing stored yet, or removed meanwhile). */
+const namesIn = (dir: string): Promise<string[]> => unlessMissing(readdir(dir), []);
+
+/** `sha256/ab/cd/<64 hex>` files; temp files of writes in progress and anything else are skipped. */
+async function* listBlobFiles(root: string): AsyncIterable<StoredBlob> {
+  for (const first of await namesIn(root)) {
+    for (const second of await namesIn(join(root, first))) {
+      const dir = join(root, first, second);
+      for (const name of await namesIn(dir)) {
+        const key = `sha256/${name}`;
+        if (!isBlobKey(key) || !name.startsWith(first + second)) continue;
+        const info = await unlessMissing(stat(join(dir, name)), null);
+        if (info?.isFile()) yield { key, modifiedAt: info.mtime };
+      }
+    }
+  }
 }

@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   type BucketLocationConstraint,
@@ -144,6 +145,18 @@ export async function createS3BlobStore(options: S3BlobStoreOptions): Promise<Bl
     async delete(key) {
       // S3 answers 204 whether or not the object was there.
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: checkedKey(key) }));
+    },
+
+    async *list() {
+      let ContinuationToken: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: 'sha256/', ContinuationToken, MaxKeys: 1000 }),
+        );
+        for (const { Key, LastModified } of page.Contents ?? [])
+          if (Key && isBlobKey(Key)) yield { key: Key, modifiedAt: LastModified ?? new Date(0) };
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
     },
 
     async ping() {
