@@ -99,6 +99,18 @@ export interface Rollout {
   updatedAt: string | null;
   updatedBy: string | null;
 }
+/** A new head fitted on the served model's embedding from the owners' feedback (a new version, not yet served). */
+export interface Adaptation {
+  id: string;
+  model: { name: string; parentVersion: string };
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  version?: string;
+  examples: { train: number; heldOut: number } | null;
+  metrics?: { candidate: { accuracy: number }; current: { accuracy: number } };
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}
 export type RolloutRequest =
   { version: string; mode: 'shadow' | 'full' } | { version: string; mode: 'canary'; percent: number };
 export interface Page<T> {
@@ -322,4 +334,7 @@ export const api = {
   rollout: (name: string) => json<Rollout>(call('GET', `/admin/api/models/${encodeURIComponent(name)}/rollout`)),
   setRollout: (name: string, request: RolloutRequest) =>
     json<Rollout>(call('PUT', `/admin/api/models/${encodeURIComponent(name)}/rollout`, { json: request })),
+  adaptations: (name: string) =>
+    json<{ items: Adaptation[] }>(call('GET', `/admin/api/models/${encodeURIComponent(name)}/adaptations`)),
+  adapt: (name: string) => json<Adaptation>(call('POST', `/admin/api/models/${encodeURIComponent(name)}/adaptations`)),
 };

@@ -35,12 +35,16 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
   const adminEmail = 'grace@example.com';
   const feedbackAdminEmail = 'barbara@example.com';
   const modelsAdminEmail = 'models-admin@example.com';
+  const adaptAdminEmail = 'adapt-admin@example.com';
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
     version = (await servedModel()).version;
     [sys, browser] = await Promise.all([
-      startLocal({ WEB_DIR: webDir, ADMIN_EMAILS: `${adminEmail},${feedbackAdminEmail},${modelsAdminEmail}` }),
+      startLocal({
+        WEB_DIR: webDir,
+        ADMIN_EMAILS: `${adminEmail},${feedbackAdminEmail},${modelsAdminEmail},${adaptAdminEmail}`,
+      }),
       chromium.launch({
         executablePath: chromiumPath,
         args: [
@@ -475,6 +479,25 @@ suiteFor('web page in Chromium', 'chromium', unavailable, () => {
         .getByRole('status')
         .filter({ hasText: `Rolled out: serving v${version}; candidate none.` })
         .waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('admins start an adaptation from the Models page; too few labelled pictures is said plainly', async () => {
+    const { page, context, problems } = await open();
+    try {
+      expect((await signUp(sys.api, adaptAdminEmail)).role).toBe('admin');
+      await signIn(page, adaptAdminEmail);
+      await page.getByRole('heading', { level: 1, name: 'Is this bottle open or closed?' }).waitFor();
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click();
+      const card = page.getByRole('region', { name: 'Adapt to your pictures' });
+      await card.getByRole('cell', { name: 'None yet.' }).waitFor();
+      await card.getByRole('button', { name: 'Adapt to the feedback' }).click();
+      // This run's owners labelled one or two pictures at most: the API's 422, in its own words.
+      await card.getByRole('alert').filter({ hasText: 'too few labelled pictures to adapt' }).waitFor();
+      expect(await card.getByRole('alert').textContent()).toMatch(/open: \d \(\d more needed\)/);
       expect(problems).toEqual([]);
     } finally {
       await context.close();

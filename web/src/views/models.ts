@@ -1,6 +1,7 @@
 import { api, ApiError, type Models, type Rollout, type RolloutRequest } from '../api';
 import { alertBox, field, formatDate, h, setContent, statusBox } from '../dom';
 import { viewHeading, type View } from '../router';
+import { adaptationsCard } from './adaptations';
 
 const modes = [
   { value: 'shadow', label: 'Shadow', hint: 'answers every prediction too; logged and compared, never shown' },
@@ -46,6 +47,7 @@ export const modelsView: View = {
         percent.input.disabled = modeOf() !== 'canary';
       });
     let modelName: string | null = null;
+    const adaptations = adaptationsCard(() => modelName, ctx.signal);
 
     const fail = (err: unknown) => {
       if (!ctx.signal.aborted)
@@ -89,6 +91,7 @@ export const modelsView: View = {
         const models = await api.models();
         modelName = models.items[0]?.name ?? null;
         show(models, modelName ? await api.rollout(modelName) : null);
+        await adaptations.refresh();
       } catch (err) {
         fail(err);
       }
@@ -153,6 +156,7 @@ export const modelsView: View = {
       error,
       status,
       form,
+      adaptations.element,
     );
   },
 };
