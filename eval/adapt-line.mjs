@@ -68,6 +68,8 @@ async function startCapcheck(dataDir) {
       ADMIN_EMAILS: 'admin@line.example',
       LOG_LEVEL: 'warn',
       ROLLOUT_POLL_MS: '500',
+      // Every GET below is answered by the model, not by a verdict computed at upload.
+      INFERENCE_PRECOMPUTE: 'false',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -90,3 +90,21 @@ test('runMany refuses the whole set when the queue has no room for all of it', a
     await pool.close();
   }
 });
+
+test('background work (adaptation) waits while predictions are queued, then runs', async () => {
+  const batches: number[] = [];
+  const pool = await openPool({ maxBatch: 4, maxQueue: 100, onBatch: (size) => batches.push(size) });
+  try {
+    const finished: string[] = [];
+    const track = (name: string, work: Promise<unknown>) => work.then(() => finished.push(name));
+    const first = track('prediction 1', pool.run(image(10)));
+    const later = track('background', pool.outputsOf([image(20)], { background: true }));
+    const rest = [2, 3, 4].map((n) => track(`prediction ${n}`, pool.run(image(n * 30))));
+    await Promise.all([first, later, ...rest]);
+    // The worker was busy with the first; when it came free, the queued predictions went first.
+    expect(finished).toEqual(['prediction 1', 'prediction 2', 'prediction 3', 'prediction 4', 'background']);
+    expect(batches).toEqual([1, 3, 1]);
+  } finally {
+    await pool.close();
+  }
+});

@@ -42,6 +42,7 @@ type WorkerMessage =
 
 interface Job {
   pixels: Uint8Array;
+  queuedAt: number;
   resolve(outputs: ModelOutputs): void;
   reject(err: Error): void;
 }
@@ -59,8 +60,11 @@ export interface InferencePool {
    * take them in full batches; a queue without room for all of them refuses all of them.
    */
   runMany(images: readonly Uint8Array[]): Promise<Float32Array[]>;
-  /** As runMany, with each image's `embedding` too (null when the model has no such output). */
-  outputsOf(images: readonly Uint8Array[]): Promise<ModelOutputs[]>;
+  /**
+   * As runMany, with each image's `embedding` too (null when the model has no such output). Background
+   * work (adaptation) waits while predictions are queued, but never longer than `backgroundMaxWaitMs`.
+   */
+  outputsOf(images: readonly Uint8Array[], options?: { background?: boolean }): Promise<ModelOutputs[]>;
   queueDepth(): number;
   readonly size: number;
   close(): Promise<void>;
@@ -82,8 +86,12 @@ export async function createInferencePool(options: {
   const [h, w, c] = model.inputShape;
   const imageBytes = h * w * c;
   const classes = model.labels.length;
+  /** A background job waits for predictions at most this long, then goes alone: it slows them, never stops. */
+  const backgroundMaxWaitMs = 250;
   const embeddingSize = model.embedding?.size ?? 0;
   const queue: Job[] = [];
+  /** Background jobs: taken when no prediction waits, or one at a time once they have waited too long. */
+  const background: Job[] = [];
   /** How long close() lets batches in flight finish before it stops their workers anyway. */
   const closeWaitMs = 10_000;
   const idle: Worker[] = [];
@@ -99,9 +107,11 @@ export async function createInferencePool(options: {
   };
 
   const dispatch = () => {
-    while (idle.length > 0 && queue.length > 0) {
+    while (idle.length > 0 && (queue.length > 0 || background.length > 0)) {
       const worker = idle.pop() as Worker;
-      const jobs = queue.splice(0, maxBatch);
+      const starved = background.length > 0 && performance.now() - background[0]!.queuedAt > backgroundMaxWaitMs;
+      const jobs =
+        starved || queue.length === 0 ? background.splice(0, starved ? 1 : maxBatch) : queue.splice(0, maxBatch);
       const pixels = new Uint8Array(jobs.length * imageBytes);
       jobs.forEach((job, i) => pixels.set(job.pixels, i * imageBytes));
       const id = nextId++;
@@ -185,11 +195,15 @@ export async function createInferencePool(options: {
   }
   idle.push(...workers);
 
-  const outputsOf = (images: readonly Uint8Array[]): Promise<ModelOutputs[]> => {
+  const outputsOf = (
+    images: readonly Uint8Array[],
+    options: { background?: boolean } = {},
+  ): Promise<ModelOutputs[]> => {
+    const lane = options.background ? background : queue;
     if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
     const wrong = images.find((pixels) => pixels.length !== imageBytes);
     if (wrong) return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${wrong.length}`));
-    if (queue.length + images.length > maxQueue) {
+    if (lane.length + images.length > maxQueue) {
       return Promise.reject(
         new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
           retryAfterSeconds: 1,
@@ -197,7 +211,10 @@ export async function createInferencePool(options: {
       );
     }
     const results = images.map(
-      (pixels) => new Promise<ModelOutputs>((resolve, reject) => queue.push({ pixels, resolve, reject })),
+      (pixels) =>
+        new Promise<ModelOutputs>((resolve, reject) =>
+          lane.push({ pixels, queuedAt: performance.now(), resolve, reject }),
+        ),
     );
     dispatch();
     return Promise.all(results);
@@ -211,7 +228,9 @@ export async function createInferencePool(options: {
     outputsOf,
     async close() {
       closed = true;
-      queue.splice(0).forEach((job) => job.reject(new AppError('unavailable', 'model_unavailable', 'shutting down')));
+      [...queue.splice(0), ...background.splice(0)].forEach((job) =>
+        job.reject(new AppError('unavailable', 'model_unavailable', 'shutting down')),
+      );
       // A worker terminated inside session.run can abort the whole process (onnxruntime's native code
       // throws while its thread is torn down), so the batches in flight finish first, within a bound.
       if (inFlight.size > 0) {

@@ -243,7 +243,7 @@ export class ModelRuntime implements ModelProvider, ModelVersions {
       classify: async (bytes) => pool.run(await toPixels(bytes)),
       preprocess: toPixels,
       run: (images) => pool.runMany(images),
-      outputsOf: (images) => pool.outputsOf(images),
+      outputsOf: (images, options) => pool.outputsOf(images, options),
     };
     this.options.logger.info({ model: `${name}/${version}`, role, workers: pool.size }, 'model loaded');
     return { manifest, pool, model };

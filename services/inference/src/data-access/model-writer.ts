@@ -22,14 +22,15 @@ function modelCard(manifest: Record<string, unknown>, lineage: NewVersionLineage
 
 Made by capcheck's adaptation (id \`${lineage.adaptationId}\`, ${lineage.createdAt.toISOString()}): v${lineage.parent.version}'s
 network unchanged, with a new head, a class-balanced L2-regularised logistic regression (strength
-${lineage.l2}, chosen by cross-validation) fitted on its \`embedding\` output from ${examples.train} pictures people
-labelled (${Object.entries(examples.perLabel)
+${lineage.l2}, chosen by cross-validation) fitted on its \`embedding\` output from the pictures people labelled
+(${Object.entries(examples.perLabel)
     .map(([label, n]) => `${n} ${label}`)
-    .join(', ')} in all).
+    .join(', ')}).
 
-On the ${examples.heldOut} labelled pictures held out from the fit: this version ${percent(metrics.candidate.accuracy)},
-v${lineage.parent.version} ${percent(metrics.current.accuracy)}. That is all it was judged on: a handful of pictures
-from the users' own line. Roll it out in shadow or canary mode first, and watch the agreement.
+It was judged first: fitted on ${examples.train} of them, it scored ${percent(metrics.candidate.accuracy)} on the other
+${examples.heldOut} (held out, a quarter of each label), where v${lineage.parent.version} scored ${percent(metrics.current.accuracy)}.
+The head in this file was then fitted again on all of them. That is all it was judged on: a handful of
+pictures from the users' own line. Roll it out in shadow or canary mode first, and watch the agreement.
 
 Input, preprocessing and outputs are v${lineage.parent.version}'s (see \`manifest.json\`).
 `;
@@ -115,7 +116,9 @@ function adaptedManifest(
         sha256: parent.sha256,
         test_metrics: parentMetrics,
       },
-      method: 'class-balanced L2 logistic regression on the embedding output; strength by stratified cross-validation',
+      method:
+        'class-balanced L2 logistic regression on the embedding output; strength by stratified cross-validation; ' +
+        'metrics from a fit on `examples.train` judged on `examples.heldOut`, the head in the file fitted on both',
       l2: lineage.l2,
       examples: lineage.examples,
       metrics: lineage.metrics,

@@ -160,16 +160,18 @@ export class AdaptationsDomain {
       );
       if (missing.length > 0) throw new Error(`pictures could not be read: ${missing.join('; ')}`);
       const { train, heldOut } = stratifiedSplit(examples, record.id);
-      const head = await this.deps.fitHead(trainingSet(train, model.manifest.labels));
+      // Judged on the held-out quarter, then fitted again on every example for the version it writes.
+      const judged = await this.deps.fitHead(trainingSet(train, model.manifest.labels));
       const positive = model.manifest.labels[1]!;
       const accuracy = (right: (e: Example) => boolean) => heldOut.filter(right).length / heldOut.length;
       const metrics = {
         candidate: {
-          accuracy: accuracy((e) => headProbability(head, e.embedding) > 0.5 === (e.picture.label === positive)),
+          accuracy: accuracy((e) => headProbability(judged, e.embedding) > 0.5 === (e.picture.label === positive)),
         },
         current: { accuracy: accuracy((e) => model.manifest.labels[argmax(e.scores)] === e.picture.label) },
       };
       const counts = { train: train.length, heldOut: heldOut.length };
+      const head = await this.deps.fitHead(trainingSet(examples, model.manifest.labels));
       const version = await this.deps.writer.writeAdapted(model.manifest, twoClassHead(head), {
         parent: { version: model.manifest.version },
         adaptationId: record.id,
@@ -200,7 +202,11 @@ export class AdaptationsDomain {
         const bytes = await this.deps.blobs.get(blobKeyForSha256(picture.sha256));
         if (bytes) chunk.push({ picture, pixels: await model.preprocess(bytes) });
       }
-      const outputs = await model.outputsOf(chunk.map((c) => c.pixels));
+      // In the background lane: predictions go first, so an adaptation slows serving little.
+      const outputs = await model.outputsOf(
+        chunk.map((c) => c.pixels),
+        { background: true },
+      );
       outputs.forEach(({ scores, embedding }, i) => {
         if (embedding) examples.push({ picture: chunk[i]!.picture, embedding, scores });
       });

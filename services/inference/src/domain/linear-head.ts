@@ -27,6 +27,8 @@ export interface LinearHead {
  */
 export function fitLinearHead(set: HeadTrainingSet): LinearHead {
   const { rows, dims, labels } = set;
+  /** Gradient steps per strength along the path. */
+  const iterations = 250;
   const mean = new Float64Array(dims);
   const scale = new Float64Array(dims);
   for (let i = 0; i < rows; i++) for (let j = 0; j < dims; j++) mean[j]! += set.features[i * dims + j]! / rows;
@@ -45,8 +47,11 @@ export function fitLinearHead(set: HeadTrainingSet): LinearHead {
   // Each class weighs half of the loss, whatever its count: a line with few open bottles still learns them.
   const classWeight = [rows / (2 * (rows - positives)), rows / (2 * positives)];
 
-  /** Minimises the weighted mean log-loss + l2/2 |w|^2 over `members` by accelerated gradient descent. */
-  const train = (members: number[], l2: number): Float64Array => {
+  /**
+   * Minimises the weighted mean log-loss + l2/2 |w|^2 over `members` by accelerated gradient descent,
+   * from `start` (the solution for a stronger l2: warm starts make each step of the path short).
+   */
+  const train = (members: number[], l2: number, start?: Float64Array): Float64Array => {
     let normSum = 0;
     let weightSum = 0;
     for (let m = 0; m < members.length; m++) {
@@ -57,11 +62,11 @@ export function fitLinearHead(set: HeadTrainingSet): LinearHead {
       weightSum += classWeight[labels[i]!]!;
     }
     const step = 1 / (normSum / weightSum / 4 + l2); // 1 / Lipschitz bound of the gradient
-    const beta = new Float64Array(dims + 1); // [bias, w...]
+    const beta = start ? Float64Array.from(start) : new Float64Array(dims + 1); // [bias, w...]
     const previous = new Float64Array(dims + 1);
-    const ahead = new Float64Array(dims + 1);
+    const ahead = Float64Array.from(beta);
     const gradient = new Float64Array(dims + 1);
-    for (let iteration = 1; iteration <= 600; iteration++) {
+    for (let iteration = 1; iteration <= iterations; iteration++) {
       gradient.fill(0);
       for (let m = 0; m < members.length; m++) {
         const i = members[m]!;
@@ -94,30 +99,35 @@ export function fitLinearHead(set: HeadTrainingSet): LinearHead {
   };
 
   // Stratified folds: the members of each class dealt round-robin.
-  const folds = Math.max(2, Math.min(5, positives, rows - positives));
+  const folds = Math.max(2, Math.min(3, positives, rows - positives));
   const foldOf = new Int32Array(rows);
   const dealt = [0, 0];
   for (let i = 0; i < rows; i++) foldOf[i] = dealt[labels[i]!]!++ % folds;
-  const grid = [0.001, 0.01, 0.1, 1];
-  let best = { l2: grid[0]!, loss: Infinity };
-  for (let g = 0; g < grid.length; g++) {
-    let loss = 0;
-    for (let f = 0; f < folds; f++) {
-      const fit: number[] = [];
-      const check: number[] = [];
-      for (let i = 0; i < rows; i++) (foldOf[i] === f ? check : fit).push(i);
-      loss += balancedLogLoss(train(fit, grid[g]!), check) / folds;
+  // Strongest first, each fit starting from the previous one's solution.
+  const grid = [1, 0.1, 0.01, 0.001];
+  const losses = new Float64Array(grid.length);
+  for (let f = 0; f < folds; f++) {
+    const fit: number[] = [];
+    const check: number[] = [];
+    for (let i = 0; i < rows; i++) (foldOf[i] === f ? check : fit).push(i);
+    let previousFit: Float64Array | undefined;
+    for (let g = 0; g < grid.length; g++) {
+      previousFit = train(fit, grid[g]!, previousFit);
+      losses[g]! += balancedLogLoss(previousFit, check) / folds;
     }
-    if (loss < best.loss) best = { l2: grid[g]!, loss };
   }
+  let bestIndex = 0;
+  for (let g = 1; g < grid.length; g++) if (losses[g]! < losses[bestIndex]!) bestIndex = g;
   const everyone: number[] = [];
   for (let i = 0; i < rows; i++) everyone.push(i);
-  const beta = train(everyone, best.l2);
+  let beta: Float64Array | undefined;
+  for (let g = 0; g <= bestIndex; g++) beta = train(everyone, grid[g]!, beta);
+  const best = { l2: grid[bestIndex]! };
   const weights = new Float32Array(dims);
-  let bias = beta[0]!;
+  let bias = beta![0]!;
   for (let j = 0; j < dims; j++) {
-    weights[j] = beta[j + 1]! / scale[j]!;
-    bias -= (beta[j + 1]! * mean[j]!) / scale[j]!;
+    weights[j] = beta![j + 1]! / scale[j]!;
+    bias -= (beta![j + 1]! * mean[j]!) / scale[j]!;
   }
   return { weights, bias, l2: best.l2 };
 }

@@ -296,8 +296,11 @@ export interface LoadedModel {
   preprocess(bytes: Buffer): Promise<Uint8Array>;
   /** Class probabilities for model inputs, in order, sharing `session.run` calls where they can. */
   run(images: readonly Uint8Array[]): Promise<Float32Array[]>;
-  /** As `run`, with each input's embedding too (null when the model has no such output). */
-  outputsOf(images: readonly Uint8Array[]): Promise<ModelOutputs[]>;
+  /**
+   * As `run`, with each input's embedding too (null when the model has no such output). Background
+   * work yields to predictions (within a bound).
+   */
+  outputsOf(images: readonly Uint8Array[], options?: { background?: boolean }): Promise<ModelOutputs[]>;
 }
 
 /** One image's outputs: its class probabilities, and its penultimate features where the model has them. */
