@@ -117,6 +117,27 @@ describe('adapting the served model to labelled feedback', () => {
     expect(models.body.items[0]!.version).toBe('2');
     const listed = await sys.api.get<{ items: Adaptation[] }>(adaptationsPath, { token: admin.accessToken });
     expect(listed.body.items.map((a) => a.id)).toContain(started.body.id);
+
+    // Rolled out in full, it answers; rolled back, the parent does again.
+    const rollout = (version: string) =>
+      sys.api.put('/admin/api/models/bottle-state/rollout', {
+        token: admin.accessToken,
+        json: { version, mode: 'full' },
+      });
+    expect((await rollout(done.version!)).status).toBe(200);
+    const upload = await uploadFile(sys.images.baseUrl, user.accessToken, {
+      bytes: await variant('open-1.jpg', 9),
+      filename: 'after.jpg',
+    });
+    const answer = await sys.api.get<{ model: { version: string } }>(`/predict/${String(upload.body.id)}`, {
+      token: user.accessToken,
+    });
+    expect(answer.body.model.version).toBe(done.version);
+    expect((await rollout('2')).status).toBe(200);
+    const again = await sys.api.get<{ model: { version: string } }>(`/predict/${String(upload.body.id)}`, {
+      token: user.accessToken,
+    });
+    expect(again.body.model.version).toBe('2');
   });
 
   test('one at a time: a second request while one is queued or running is a 409', async () => {
