@@ -38,10 +38,13 @@ export interface InferenceDeps {
 
 /** The path space this service owns; the gateway routes these prefixes here. */
 export const inferencePathPrefixes = [
-  ...predictionPathPrefixes,
-  ...feedbackPathPrefixes,
-  ...adaptationPathPrefixes,
-  ...openInferencePathPrefixes,
+  ...new Set([
+    ...predictionPathPrefixes,
+    ...feedbackPathPrefixes,
+    // Rollouts and adaptations share /admin/api/models.
+    ...adaptationPathPrefixes,
+    ...openInferencePathPrefixes,
+  ]),
 ];
 
 /** Paths whose bodies the inference routers read themselves (the shell's JSON parser skips them). */
@@ -72,7 +75,17 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
   const readyMaxQueue = config.INFERENCE_READY_MAX_QUEUE ?? Math.floor(config.INFERENCE_MAX_QUEUE * 0.8);
   const telemetry = promTelemetry(deps.metrics, readyMaxQueue);
   const folders = modelFoldersOf(config);
-  const runtime = new ModelRuntime({
+  // Each version that becomes current gets its feedback series at 0, so Grafana's increase() counts
+  // their first answer. (Called once versions are loaded, never while the runtime is being built.)
+  const runtimeTelemetry: typeof telemetry = {
+    ...telemetry,
+    serving(model, target) {
+      telemetry.serving(model, target);
+      const served = runtime.state();
+      if (served.state === 'ready') telemetry.startFeedbackSeries(served.manifest.labels, target.current);
+    },
+  };
+  const runtime: ModelRuntime = new ModelRuntime({
     folders,
     name: config.MODEL_NAME,
     version: config.MODEL_VERSION,
@@ -82,7 +95,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     maxQueue: config.INFERENCE_MAX_QUEUE,
     readyMaxQueue,
     maxImagePixels: config.MAX_IMAGE_PIXELS,
-    telemetry,
+    telemetry: runtimeTelemetry,
     logger: deps.logger,
     storedTarget: () => storedTarget(deps.store.rollouts, config.MODEL_NAME),
   });
@@ -102,11 +115,6 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     logger: deps.logger,
     clock: { now: () => new Date() },
     logRetentionDays: config.PREDICTION_LOG_RETENTION_DAYS,
-  });
-  // The served version's feedback series start at 0, so Grafana's increase() counts their first answer.
-  void runtime.ready.then(() => {
-    const model = runtime.state();
-    if (model.state === 'ready') telemetry.startFeedbackSeries(model.manifest.labels, model.manifest.version);
   });
   const feedback = new FeedbackDomain({
     feedback: deps.store.feedback,

@@ -217,6 +217,8 @@ describe('rollout API on one process', () => {
     const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
     expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="3",role="current"} 1');
     expect(metrics).not.toContain('version="2",role="current"');
+    // The new current version's feedback series start at 0, so the first answer on it is counted.
+    expect(metrics).toContain('capcheck_feedback_total{label="open",agreed="false",model_version="3"} 0');
 
     const back = await putRollout(sys, admin.accessToken, { version: '2', mode: 'full' });
     expect(back.body).toMatchObject({ current: '2', candidate: null });
