@@ -42,6 +42,21 @@ export function statusBox(): HTMLParagraphElement {
   return h('p', { class: 'status', role: 'status' });
 }
 
+/** A table that scrolls sideways on narrow screens: a caption for screen readers, column headings, rows. */
+export function dataTable(caption: string, headings: readonly string[], rows: HTMLTableSectionElement): HTMLDivElement {
+  return h(
+    'div',
+    { class: 'table-scroll' },
+    h(
+      'table',
+      { class: 'table' },
+      h('caption', { class: 'visually-hidden' }, caption),
+      h('thead', {}, h('tr', {}, ...headings.map((t) => h('th', { scope: 'col' }, t)))),
+      rows,
+    ),
+  );
+}
+
 let fieldCounter = 0;
 /** A labelled input: the label is a real <label for>, so it names the field for everyone. */
 export function field(

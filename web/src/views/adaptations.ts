@@ -1,5 +1,5 @@
 import { api, ApiError, type Adaptation } from '../api';
-import { alertBox, formatDate, formatPercent, h, setContent, statusBox } from '../dom';
+import { alertBox, dataTable, formatDate, formatPercent, h, setContent, statusBox } from '../dom';
 
 const finished = (a: Adaptation) => a.status === 'succeeded' || a.status === 'failed';
 
@@ -90,25 +90,7 @@ export function adaptationsCard(
     button,
     error,
     status,
-    h(
-      'div',
-      { class: 'table-scroll' },
-      h(
-        'table',
-        { class: 'table' },
-        h('caption', { class: 'visually-hidden' }, 'Latest adaptations'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Started', 'From', 'Status', 'Examples', 'Result'].map((t) => h('th', { scope: 'col' }, t)),
-          ),
-        ),
-        rows,
-      ),
-    ),
+    dataTable('Latest adaptations', ['Started', 'From', 'Status', 'Examples', 'Result'], rows),
   );
   return { element, refresh: () => refresh().catch(fail) };
 }

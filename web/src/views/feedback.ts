@@ -1,5 +1,5 @@
 import { api, ApiError } from '../api';
-import { alertBox, formatPercent, h, setContent } from '../dom';
+import { alertBox, dataTable, formatPercent, h, setContent } from '../dom';
 import { labels } from '../feedback';
 import { viewHeading, type View } from '../router';
 
@@ -91,26 +91,10 @@ export const feedbackView: View = {
       ),
       error,
       summary,
-      h(
-        'div',
-        { class: 'table-scroll' },
-        h(
-          'table',
-          { class: 'table' },
-          h('caption', { class: 'visually-hidden' }, 'Feedback from owners'),
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ...['Answered', 'Answer', 'Model said', 'Confidence', 'Agreed', 'Model', 'User', 'Image'].map((t) =>
-                h('th', { scope: 'col' }, t),
-              ),
-            ),
-          ),
-          rows,
-        ),
+      dataTable(
+        'Feedback from owners',
+        ['Answered', 'Answer', 'Model said', 'Confidence', 'Agreed', 'Model', 'User', 'Image'],
+        rows,
       ),
       more,
     );

@@ -1,5 +1,5 @@
 import { api, ApiError } from '../api';
-import { alertBox, formatPercent, h, setContent } from '../dom';
+import { alertBox, dataTable, formatPercent, h, setContent } from '../dom';
 import { viewHeading, type View } from '../router';
 
 /** Admins: the prediction request log (GET /admin/api/prediction-logs), newest first. */
@@ -94,26 +94,10 @@ export const logsView: View = {
       ),
       error,
       summary,
-      h(
-        'div',
-        { class: 'table-scroll' },
-        h(
-          'table',
-          { class: 'table' },
-          h('caption', { class: 'visually-hidden' }, 'Prediction requests'),
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ...['Time', 'Verdict', 'Confidence', 'Cached', 'Latency', 'Model', 'Shadow', 'User', 'Client IP'].map(
-                (t) => h('th', { scope: 'col' }, t),
-              ),
-            ),
-          ),
-          rows,
-        ),
+      dataTable(
+        'Prediction requests',
+        ['Time', 'Verdict', 'Confidence', 'Cached', 'Latency', 'Model', 'Shadow', 'User', 'Client IP'],
+        rows,
       ),
       more,
     );
