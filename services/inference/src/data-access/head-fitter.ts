@@ -27,5 +27,10 @@ export function fitHeadOffThread(set: HeadTrainingSet, timeoutMs: number): Promi
       clearTimeout(timer);
       reject(new Error('fitting the head failed', { cause: err }));
     });
+    // A worker that ends without an answer (killed, out of memory) must not leave the adaptation waiting.
+    worker.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fitting the head stopped (worker exit code ${code})`));
+    });
   });
 }

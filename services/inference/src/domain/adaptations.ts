@@ -200,8 +200,11 @@ export class AdaptationsDomain {
       const chunk: { picture: LabelledPicture; pixels: Uint8Array }[] = [];
       for (const picture of pictures.slice(at, at + embedChunk)) {
         const bytes = await this.deps.blobs.get(blobKeyForSha256(picture.sha256));
-        if (bytes) chunk.push({ picture, pixels: await model.preprocess(bytes) });
+        // Gone (deleted since) or not decodable: one example fewer, counted again before the fit.
+        const pixels = bytes && (await model.preprocess(bytes).catch(() => null));
+        if (pixels) chunk.push({ picture, pixels });
       }
+      if (chunk.length === 0) continue;
       // In the background lane: predictions go first, so an adaptation slows serving little.
       const outputs = await model.outputsOf(
         chunk.map((c) => c.pixels),
