@@ -159,7 +159,10 @@ export function withNewHead(
   const graphField = model.find((f) => f.field === 7 && f.wireType === LEN);
   if (!graphField) throw new OnnxEditError('not an ONNX model: no graph');
   const graph = readFields(graphField.payload);
-  const outputs = graph.filter((f) => f.field === 12).map((f) => text.decode(readFields(f.payload)[0]?.payload));
+  // ValueInfoProto.name is field 1.
+  const outputs = graph
+    .filter((f) => f.field === 12)
+    .map((f) => text.decode(readFields(f.payload).find((v) => v.field === 1)?.payload));
   for (const wanted of [names.output, names.embedding]) {
     if (!outputs.includes(wanted)) throw new OnnxEditError(`the parent graph has no output named ${wanted}`);
   }
