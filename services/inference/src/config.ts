@@ -14,7 +14,7 @@ export const inferenceConfigShape = {
     .string()
     .regex(/^[\w.-]+$/)
     .default('bottle-state'),
-  /** Unset: the newest version folder. */
+  /** Unset: the newest version folder whose manifest is not marked "candidate". */
   MODEL_VERSION: z
     .string()
     .regex(/^[\w.-]+$/)

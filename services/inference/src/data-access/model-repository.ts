@@ -89,7 +89,19 @@ export async function readModelManifest(modelDir: string, name: string, version:
   };
 }
 
-/** The newest version folder of a model: a folder with a manifest (numeric versions compare as numbers). */
+/** A version whose manifest says `"candidate": true` is served only when MODEL_VERSION names it. */
+async function isCandidate(manifestPath: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await readFile(manifestPath, 'utf8')) as { candidate?: unknown }).candidate === true;
+  } catch {
+    return false; // an unreadable manifest is reported by readModelManifest, not here
+  }
+}
+
+/**
+ * The newest version folder of a model: a folder with a manifest (numeric versions compare as numbers),
+ * skipping candidates (shipped for trying with MODEL_VERSION, not yet the default).
+ */
 export async function latestVersion(modelDir: string, name: string): Promise<string> {
   let entries: Dirent[];
   try {
@@ -97,9 +109,12 @@ export async function latestVersion(modelDir: string, name: string): Promise<str
   } catch (err) {
     throw new ModelLoadError(`model folder not found: ${join(modelDir, name)}`, { cause: err });
   }
-  const versions = entries
+  const withManifest = entries
     .filter((e) => e.isDirectory() && existsSync(join(modelDir, name, e.name, 'manifest.json')))
-    .map((e) => e.name)
+    .map((e) => e.name);
+  const candidate = await Promise.all(withManifest.map((v) => isCandidate(join(modelDir, name, v, 'manifest.json'))));
+  const versions = withManifest
+    .filter((_, i) => !candidate[i])
     .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
   const [newest] = versions;
   if (!newest) throw new ModelLoadError(`no version folder with a manifest.json in ${join(modelDir, name)}`);
