@@ -81,6 +81,28 @@ def run_shipped(net, evals, results):
     print("v2 as shipped:", {k: v["accuracy"] for k, v in results["v2_as_shipped_192px"].items()}, flush=True)
 
 
+def epoch_scorer(evals, results, out, args):
+    """After every epoch: keep the weights (WORKDIR/bottlenet_epoch{N}.pt, so a stopped run can export any
+    epoch) and record accuracy and uncalibrated ECE on the --eval-set folders. For information only: the
+    epoch is chosen on validation, never on these sets."""
+    folders = [(n, v3data.load_folder(d, args.size)[:2]) for n, d in evals]
+    results["per_epoch"] = []
+
+    def on_epoch(epoch, model, row):
+        torch.save(model.net.state_dict(), os.path.join(args.workdir, f"bottlenet_epoch{epoch}.pt"))
+        scores = {}
+        for name, (X, y) in folders:
+            p = v2train.predict(model, X)
+            scores[name] = dict(accuracy=round(float((p.argmax(1) == y).mean()), 4), ece=round(ece(y, p), 4))
+        results["per_epoch"].append(dict(row, eval_sets=scores))
+        print(f"epoch {epoch} on the eval sets: " + ", ".join(f"{k} {v['accuracy']}" for k, v in scores.items()),
+              flush=True)
+        with open(out, "w") as f:
+            json.dump(results, f, indent=2)
+
+    return on_epoch
+
+
 def fine_tune(net, evals, results, out, args):
     t_start = time.time()
     X_tr, y_tr, _ = v3data.load_set("train", args.size, args.workdir, args.train_count, args.only_rendered)
@@ -98,8 +120,11 @@ def fine_tune(net, evals, results, out, args):
 
     # fine-tune v2's weights on v3's data at v3's size (no auxiliary top loss: the folders have no top maps)
     model = v2train.Exported(net, flip_tta=not args.no_flip_tta)
+    on_epoch = epoch_scorer(evals, results, out, args)
+    on_epoch(0, model, {"epoch": 0})
     ns = SimpleNamespace(seed=0, lr=args.lr, weight_decay=5e-4, batch=64, epochs=args.epochs, label_smoothing=0.0,
-                         top_weight=0.0, top_bg_weight=0.1, jitter=0.5, init_onnx=args.v2, workdir=args.workdir)
+                         top_weight=0.0, top_bg_weight=0.1, jitter=0.5, init_onnx=args.v2, workdir=args.workdir,
+                         on_epoch=on_epoch)
     t0 = time.time()
     history, best_epoch = v2train.train(model, X_tr, y_tr, np.zeros(X_tr.shape[:3], np.uint8), X_va, y_va, ns)
     t_train = time.time() - t0

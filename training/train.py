@@ -472,6 +472,9 @@ def train(model: Exported, Xtr, ytr, Ttr, Xva, yva, args):
                             val_acc=vm["accuracy"], val_loss=vm["log_loss"], seconds=round(time.time() - t0, 1)))
         print(f"epoch {ep + 1:2d}/{args.epochs} loss {loss_sum / tot:.4f} train_acc {correct / tot:.4f} "
               f"val_acc {vm['accuracy']:.4f} val_loss {vm['log_loss']:.4f} ({time.time() - t0:.0f}s)", flush=True)
+        on_epoch = getattr(args, "on_epoch", None)
+        if on_epoch:  # e.g. compare_bottlenet.py: keep every epoch and score it on the independent sets
+            on_epoch(ep + 1, model, history[-1])
         key = (vm["accuracy"], -vm["log_loss"])
         if key >= (best[0], -best[1]):
             best = (vm["accuracy"], vm["log_loss"], {k: v.clone() for k, v in model.state_dict().items()}, ep + 1)

@@ -20,7 +20,7 @@ export const inferenceConfigShape = {
    * shares. Unset: `<DATA_DIR>/models`.
    */
   ADAPTED_MODEL_DIR: z.string().min(1).optional(),
-  /** The version served while no rollout is stored (a stored rollout wins). Unset: the newest version folder. */
+  /** The version served while no rollout is stored (a stored rollout wins). Unset: the newest shipped version folder whose manifest is not marked "candidate". */
   MODEL_VERSION: z
     .string()
     .regex(/^[\w.-]+$/)

@@ -1,6 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModelManifest } from '@capcheck/inference';
+import { latestVersion, readModelManifest } from '@capcheck/inference';
 import { startInference } from '../../../test-support/services';
 import { uploadFile } from '../../../test-support/http';
 import { bundledModels, modelName, samplePicture, servedModel } from '../../../test-support/models';
@@ -30,5 +31,24 @@ test('MODEL_VERSION pins each older shipped version: a rollback is a setting, no
     } finally {
       await sys.close();
     }
+  }
+});
+
+test('a version whose manifest says "candidate": true is served only when MODEL_VERSION names it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capcheck-models-'));
+  try {
+    const manifest = JSON.parse(readFileSync(join(bundledModels, modelName, '2', 'manifest.json'), 'utf8')) as object;
+    for (const [version, extra] of [
+      ['7', {}],
+      ['10', { candidate: true }],
+    ] as const) {
+      mkdirSync(join(dir, modelName, version), { recursive: true });
+      writeFileSync(join(dir, modelName, version, 'manifest.json'), JSON.stringify({ ...manifest, version, ...extra }));
+    }
+    expect(await latestVersion(dir, modelName)).toBe('7');
+    writeFileSync(join(dir, modelName, '10', 'manifest.json'), JSON.stringify({ ...manifest, version: '10' }));
+    expect(await latestVersion(dir, modelName)).toBe('10');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

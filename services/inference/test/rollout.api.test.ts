@@ -33,10 +33,10 @@ interface LogEntry {
 
 const rolloutPath = `/admin/api/models/${modelName}/rollout`;
 
-/** A data folder whose adapted models (`<DATA_DIR>/models`) hold version 3, a copy of the shipped 2. */
-function dataDirWithVersion3(): string {
+/** A data folder whose adapted models (`<DATA_DIR>/models`) hold version 7, a copy of the shipped 2. */
+function dataDirWithVersion7(): string {
   const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-rollout-'));
-  addModelVersion(join(dataDir, 'models'), '3');
+  addModelVersion(join(dataDir, 'models'), '7');
   return dataDir;
 }
 
@@ -73,7 +73,7 @@ describe('rollout API on one process', () => {
   let admin: TestUser;
   let user: TestUser;
   beforeAll(async () => {
-    const dataDir = dataDirWithVersion3();
+    const dataDir = dataDirWithVersion7();
     // Version 5 exists but does not load: its manifest names a file that is not there.
     addModelVersion(join(dataDir, 'models'), '5', { edit: (m) => ({ ...m, file: 'gone.onnx' }) });
     sys = await startInference({ DATA_DIR: dataDir });
@@ -87,7 +87,7 @@ describe('rollout API on one process', () => {
   });
 
   test('with no rollout stored, GET says the configured (newest shipped) version is served, not the newer adapted one', async () => {
-    const fresh = await startInference({ DATA_DIR: dataDirWithVersion3() });
+    const fresh = await startInference({ DATA_DIR: dataDirWithVersion7() });
     try {
       const token = (await fresh.signUp('admin')).accessToken;
       const res = await fresh.api.get<Rollout>(rolloutPath, { token });
@@ -102,8 +102,8 @@ describe('rollout API on one process', () => {
   test('admin only: no token is 401, a user is 403, for GET and PUT', async () => {
     expect((await sys.api.get(rolloutPath)).status).toBe(401);
     expect((await sys.api.get(rolloutPath, { token: user.accessToken })).status).toBe(403);
-    expect((await putRollout(sys, undefined, { version: '3', mode: 'full' })).status).toBe(401);
-    expect((await putRollout(sys, user.accessToken, { version: '3', mode: 'full' })).status).toBe(403);
+    expect((await putRollout(sys, undefined, { version: '7', mode: 'full' })).status).toBe(401);
+    expect((await putRollout(sys, user.accessToken, { version: '7', mode: 'full' })).status).toBe(403);
     expect((await modelsOf(sys, user.accessToken)).items[0]?.version).toBe('2');
   });
 
@@ -111,13 +111,13 @@ describe('rollout API on one process', () => {
     const token = admin.accessToken;
     for (const body of [
       {},
-      { version: '3' },
-      { version: '3', mode: 'sideways' },
-      { version: '3', mode: 'canary' },
-      { version: '3', mode: 'canary', percent: 101 },
-      { version: '3', mode: 'canary', percent: -1 },
-      { version: '3', mode: 'canary', percent: 12.5 },
-      { version: '3', mode: 'shadow', percent: 10 },
+      { version: '7' },
+      { version: '7', mode: 'sideways' },
+      { version: '7', mode: 'canary' },
+      { version: '7', mode: 'canary', percent: 101 },
+      { version: '7', mode: 'canary', percent: -1 },
+      { version: '7', mode: 'canary', percent: 12.5 },
+      { version: '7', mode: 'shadow', percent: 10 },
       { version: '../2', mode: 'full' },
       { version: 3, mode: 'full' },
     ]) {
@@ -127,7 +127,7 @@ describe('rollout API on one process', () => {
     const unknownVersion = await putRollout(sys, token, { version: '99', mode: 'full' });
     expect([unknownVersion.status, unknownVersion.body.error?.code]).toEqual([404, 'version_not_found']);
     expect(
-      (await putRollout(sys, token, { version: '3', mode: 'full' }, '/admin/api/models/other/rollout')).status,
+      (await putRollout(sys, token, { version: '7', mode: 'full' }, '/admin/api/models/other/rollout')).status,
     ).toBe(404);
     expect((await sys.api.get('/admin/api/models/other/rollout', { token })).status).toBe(404);
     const broken = await putRollout(sys, token, { version: '5', mode: 'shadow' });
@@ -141,19 +141,19 @@ describe('rollout API on one process', () => {
   });
 
   test('shadow: the user sees the current version; the candidate answer is logged beside it and counted', async () => {
-    const res = await putRollout(sys, admin.accessToken, { version: '3', mode: 'shadow' });
+    const res = await putRollout(sys, admin.accessToken, { version: '7', mode: 'shadow' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       name: modelName,
       current: '2',
-      candidate: { version: '3', mode: 'shadow', percent: null },
+      candidate: { version: '7', mode: 'shadow', percent: null },
       updatedBy: admin.id,
     });
     expect(Date.parse(res.body.updatedAt!)).not.toBeNaN();
     expect((await sys.api.get(rolloutPath, { token: admin.accessToken })).body).toEqual(res.body);
     expect((await modelsOf(sys, user.accessToken)).rollout).toEqual({
       current: '2',
-      candidate: { version: '3', mode: 'shadow', percent: null },
+      candidate: { version: '7', mode: 'shadow', percent: null },
     });
 
     const sent = await postPicture(sys, user.accessToken, freshPicture('closed-1.jpg'));
@@ -170,28 +170,28 @@ describe('rollout API on one process', () => {
       return mine.length >= 2 ? mine : null;
     });
     for (const log of logs.slice(0, 2)) {
-      expect(log).toMatchObject({ modelVersion: '2', shadowModelVersion: '3', shadowLabel: log.label });
+      expect(log).toMatchObject({ modelVersion: '2', shadowModelVersion: '7', shadowLabel: log.label });
       expect(log.shadowConfidence).toBeGreaterThan(0.5);
     }
     const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
-    expect(metrics).toMatch(/capcheck_shadow_predictions_total\{model_version="3",agreed="true"\} [1-9]/);
-    expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="3",role="shadow"} 1');
+    expect(metrics).toMatch(/capcheck_shadow_predictions_total\{model_version="7",agreed="true"\} [1-9]/);
+    expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="7",role="shadow"} 1');
   });
 
   test('canary: percent of pictures, sticky per picture, are answered by the candidate', async () => {
     const percent = 30;
-    expect((await putRollout(sys, admin.accessToken, { version: '3', mode: 'canary', percent })).status).toBe(200);
+    expect((await putRollout(sys, admin.accessToken, { version: '7', mode: 'canary', percent })).status).toBe(200);
     const sent = Array.from({ length: 200 }, (_, i) => freshPicture('open-1.jpg', `canary picture ${i}`));
     const answers: Prediction[] = [];
     for (let i = 0; i < sent.length; i += 20) {
       answers.push(...(await Promise.all(sent.slice(i, i + 20).map((b) => postPicture(sys, user.accessToken, b)))));
     }
-    const byCandidate = answers.filter((a) => a.model.version === '3').length;
+    const byCandidate = answers.filter((a) => a.model.version === '7').length;
     expect(Math.abs((byCandidate / answers.length) * 100 - percent)).toBeLessThanOrEqual(10);
     expect(answers.every((a) => a.label === 'open')).toBe(true);
     // Exactly the pictures whose sha256 falls in the first `percent` of 100 buckets.
     const expected = sent.map((b) =>
-      canaryBucket(createHash('sha256').update(b).digest('hex')) < percent ? '3' : '2',
+      canaryBucket(createHash('sha256').update(b).digest('hex')) < percent ? '7' : '2',
     );
     expect(answers.map((a) => a.model.version)).toEqual(expected);
     // Sticky: the same pictures are answered by the same versions again.
@@ -200,25 +200,25 @@ describe('rollout API on one process', () => {
   });
 
   test('canary of a stored image is decided by its id', async () => {
-    expect((await putRollout(sys, admin.accessToken, { version: '3', mode: 'canary', percent: 50 })).status).toBe(200);
+    expect((await putRollout(sys, admin.accessToken, { version: '7', mode: 'canary', percent: 50 })).status).toBe(200);
     const uploaded = await uploadFile(sys.images.baseUrl, user.accessToken, { bytes: freshPicture() });
     const id = String(uploaded.body.id);
     const answer = await sys.api.get<Prediction>(`/predict/${id}`, { token: user.accessToken });
-    expect(answer.body.model.version).toBe(canaryBucket(id) < 50 ? '3' : '2');
+    expect(answer.body.model.version).toBe(canaryBucket(id) < 50 ? '7' : '2');
   });
 
   test('full switches the served version; rolling back is a full rollout of the previous one', async () => {
-    const full = await putRollout(sys, admin.accessToken, { version: '3', mode: 'full' });
-    expect(full.body).toMatchObject({ current: '3', candidate: null });
+    const full = await putRollout(sys, admin.accessToken, { version: '7', mode: 'full' });
+    expect(full.body).toMatchObject({ current: '7', candidate: null });
     const models = await modelsOf(sys, user.accessToken);
-    expect(models.items[0]?.version).toBe('3');
-    expect(models.rollout).toEqual({ current: '3', candidate: null });
-    expect((await postPicture(sys, user.accessToken, freshPicture())).model.version).toBe('3');
+    expect(models.items[0]?.version).toBe('7');
+    expect(models.rollout).toEqual({ current: '7', candidate: null });
+    expect((await postPicture(sys, user.accessToken, freshPicture())).model.version).toBe('7');
     const metrics = await (await fetch(`${sys.baseUrl}/metrics`)).text();
-    expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="3",role="current"} 1');
+    expect(metrics).toContain('capcheck_model_version_served{model="bottle-state",version="7",role="current"} 1');
     expect(metrics).not.toContain('version="2",role="current"');
     // The new current version's feedback series start at 0, so the first answer on it is counted.
-    expect(metrics).toContain('capcheck_feedback_total{label="open",agreed="false",model_version="3"} 0');
+    expect(metrics).toContain('capcheck_feedback_total{label="open",agreed="false",model_version="7"} 0');
 
     const back = await putRollout(sys, admin.accessToken, { version: '2', mode: 'full' });
     expect(back.body).toMatchObject({ current: '2', candidate: null });
@@ -227,11 +227,11 @@ describe('rollout API on one process', () => {
 });
 
 test('a restart keeps the rollout (same DATA_DIR)', async () => {
-  const dataDir = dataDirWithVersion3();
+  const dataDir = dataDirWithVersion7();
   const first = await startInference({ DATA_DIR: dataDir });
   try {
     const token = (await first.signUp('admin')).accessToken;
-    expect((await putRollout(first, token, { version: '3', mode: 'canary', percent: 40 })).status).toBe(200);
+    expect((await putRollout(first, token, { version: '7', mode: 'canary', percent: 40 })).status).toBe(200);
   } finally {
     await first.close();
   }
@@ -240,9 +240,9 @@ test('a restart keeps the rollout (same DATA_DIR)', async () => {
     const token = (await second.signUp('admin')).accessToken;
     expect((await modelsOf(second, token)).rollout).toEqual({
       current: '2',
-      candidate: { version: '3', mode: 'canary', percent: 40 },
+      candidate: { version: '7', mode: 'canary', percent: 40 },
     });
-    expect((await putRollout(second, token, { version: '3', mode: 'full' })).status).toBe(200);
+    expect((await putRollout(second, token, { version: '7', mode: 'full' })).status).toBe(200);
   } finally {
     await second.close();
   }
@@ -250,8 +250,8 @@ test('a restart keeps the rollout (same DATA_DIR)', async () => {
   try {
     const token = (await third.signUp()).accessToken;
     expect(await modelsOf(third, token)).toMatchObject({
-      items: [{ version: '3' }],
-      rollout: { current: '3', candidate: null },
+      items: [{ version: '7' }],
+      rollout: { current: '7', candidate: null },
     });
   } finally {
     await third.close();
@@ -259,7 +259,7 @@ test('a restart keeps the rollout (same DATA_DIR)', async () => {
 });
 
 test('two processes sharing one store and model folder follow the same rollout within seconds', async () => {
-  const dataDir = dataDirWithVersion3();
+  const dataDir = dataDirWithVersion7();
   const env = { DATA_DIR: dataDir, ROLLOUT_POLL_MS: '100' };
   const a = await startInference(env);
   const b = await startInference(env);
@@ -272,12 +272,12 @@ test('two processes sharing one store and model folder follow the same rollout w
         return JSON.stringify(rollout) === JSON.stringify(expected) ? rollout : null;
       });
 
-    expect((await putRollout(a, adminA, { version: '3', mode: 'shadow' })).status).toBe(200);
-    await follows({ current: '2', candidate: { version: '3', mode: 'shadow', percent: null } });
+    expect((await putRollout(a, adminA, { version: '7', mode: 'shadow' })).status).toBe(200);
+    await follows({ current: '2', candidate: { version: '7', mode: 'shadow', percent: null } });
 
-    expect((await putRollout(a, adminA, { version: '3', mode: 'full' })).status).toBe(200);
-    await follows({ current: '3', candidate: null });
-    expect((await postPicture(b, userB, freshPicture())).model.version).toBe('3');
+    expect((await putRollout(a, adminA, { version: '7', mode: 'full' })).status).toBe(200);
+    await follows({ current: '7', candidate: null });
+    expect((await postPicture(b, userB, freshPicture())).model.version).toBe('7');
 
     expect((await putRollout(a, adminA, { version: '2', mode: 'full' })).status).toBe(200);
     await follows({ current: '2', candidate: null });

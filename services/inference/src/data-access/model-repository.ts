@@ -129,9 +129,28 @@ export async function listVersions(dirs: string | ModelFolders, name: string): P
   return [...new Set(all.flat())].sort(newestFirst);
 }
 
-/** The newest version folder of a model: a folder with a manifest (numeric versions compare as numbers). */
+/** A version whose manifest says `"candidate": true` is shipped to be tried (rollout, MODEL_VERSION), not served by default. */
+async function isCandidate(manifestPath: string | undefined): Promise<boolean> {
+  if (!manifestPath) return false;
+  try {
+    return (JSON.parse(await readFile(manifestPath, 'utf8')) as { candidate?: unknown }).candidate === true;
+  } catch {
+    return false; // an unreadable manifest is reported by readModelManifest, not here
+  }
+}
+
+/**
+ * The version a model serves by default: the newest folder with a manifest (numeric versions compare
+ * as numbers), skipping candidates.
+ */
 export async function latestVersion(dirs: string | ModelFolders, name: string): Promise<string> {
-  const [newest] = await listVersions(dirs, name);
+  const versions = await listVersions(dirs, name);
+  const manifestOf = (version: string) =>
+    foldersOf(dirs)
+      .map((dir) => join(dir, name, version, 'manifest.json'))
+      .find((path) => existsSync(path));
+  const candidate = await Promise.all(versions.map((version) => isCandidate(manifestOf(version))));
+  const newest = versions.find((_, i) => !candidate[i]);
   if (newest) return newest;
   const [shipped] = foldersOf(dirs) as [string];
   if (!existsSync(join(shipped, name))) throw new ModelLoadError(`model folder not found: ${join(shipped, name)}`);
