@@ -128,10 +128,7 @@ export function createInferenceService(deps: InferenceDeps): InferenceService {
     feedback: deps.store.feedback,
     blobs: deps.blobs,
     model: runtime,
-    writer: folderModelWriter({
-      dir: folders.adapted,
-      searchDirs: [folders.shipped],
-    }),
+    writer: folderModelWriter(folders),
     fitHead: (set) => fitHeadOffThread(set, fitTimeoutMs),
     telemetry,
     logger: deps.logger,

@@ -1,19 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AdaptedHead, ModelManifest, ModelWriter, NewVersionLineage } from '../domain/ports';
+import { nextVersion, versionExists, type ModelFolders } from './model-repository';
 import { withNewHead } from './onnx-head';
-
-/** Numeric version folders of a model across the repository folders. */
-async function numericVersions(dirs: readonly string[], name: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const dir of dirs) {
-    const entries = await readdir(join(dir, name)).catch(() => [] as string[]);
-    for (const entry of entries) if (/^\d+$/.test(entry)) found.push(Number(entry));
-  }
-  return found;
-}
 
 function modelCard(manifest: Record<string, unknown>, lineage: NewVersionLineage): string {
   const { examples, metrics } = lineage;
@@ -37,12 +27,12 @@ Input, preprocessing and outputs are v${lineage.parent.version}'s (see \`manifes
 }
 
 /**
- * Writes adapted versions into `dir` (a folder every replica reads). The version folder appears whole
- * or not at all: files go to a temporary folder first, which is renamed into place; two replicas racing
- * for one number cannot both win the rename, and the loser takes the next number.
+ * Writes adapted versions into `folders.adapted` (a folder every replica reads), numbered after every
+ * version in both folders. The version folder appears whole or not at all: files go to a temporary
+ * folder first, which is renamed into place; two replicas racing for one number cannot both win the
+ * rename, and the loser takes the next number.
  */
-export function folderModelWriter(options: { dir: string; searchDirs: readonly string[] }): ModelWriter {
-  const dirs = [...new Set([...options.searchDirs, options.dir])];
+export function folderModelWriter(folders: ModelFolders): ModelWriter {
   return {
     async writeAdapted(parent: ModelManifest, head: AdaptedHead, lineage: NewVersionLineage): Promise<string> {
       const parentFolder = dirname(parent.modelPath);
@@ -55,18 +45,18 @@ export function folderModelWriter(options: { dir: string; searchDirs: readonly s
         embedding: parent.embedding?.name ?? 'embedding',
         prefix: 'adapted_',
       });
-      const staging = join(options.dir, parent.name, `.staging-${randomUUID()}`);
+      const staging = join(folders.adapted, parent.name, `.staging-${randomUUID()}`);
       await mkdir(staging, { recursive: true });
       try {
         for (let attempt = 0; attempt < 20; attempt++) {
-          const version = String(Math.max(0, ...(await numericVersions(dirs, parent.name))) + 1 + attempt);
-          if (dirs.some((d) => existsSync(join(d, parent.name, version)))) continue;
+          const version = String(Number(await nextVersion(folders, parent.name)) + attempt);
+          if (versionExists(folders, parent.name, version)) continue;
           const manifest = adaptedManifest(parentManifest, version, onnx, lineage);
           await writeFile(join(staging, 'model.onnx'), onnx);
           await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
           await writeFile(join(staging, 'MODEL_CARD.md'), modelCard(manifest, lineage));
           try {
-            await rename(staging, join(options.dir, parent.name, version));
+            await rename(staging, join(folders.adapted, parent.name, version));
             return version;
           } catch (err) {
             const code = (err as NodeJS.ErrnoException).code;
