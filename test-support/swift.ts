@@ -126,9 +126,17 @@ export async function startSwift(): Promise<Swift> {
     const endpoint = `http://127.0.0.1:${proxyPort}`;
     // Python imports take most of the start-up: 29 s by hand here under load, 82 s inside a jest run
     // at load average 20 on 2 cores, over 180 s during a full `pnpm test` at load average 30.
+    // The proxy's /healthcheck answers before the account, container and object servers do, and a
+    // request that reaches one of them still importing is a 503 ("Please reduce your request rate"):
+    // ready means every server answers HTTP (a backend answers any path, with an error status).
+    const backends = Object.values(servers).map((port) => `http://127.0.0.1:${port}/`);
     await waitFor(
-      'Swift proxy /healthcheck',
-      async () => ((await fetch(`${endpoint}/healthcheck`)).ok ? true : undefined),
+      'Swift proxy /healthcheck and the account, container and object servers',
+      async () => {
+        if (!(await fetch(`${endpoint}/healthcheck`)).ok) return undefined;
+        await Promise.all(backends.map((url) => fetch(url)));
+        return true;
+      },
       { timeoutMs: 280_000, intervalMs: 200, ignoreErrors: true },
     );
     return { endpoint, accessKeyId: 'test:tester', secretAccessKey: 'testing', stop };
