@@ -63,6 +63,8 @@ def load_net(path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--more-kinds", action="store_true",
+                    help="the strong sets drawn with generate.py --strong --more-kinds")
     ap.add_argument("--workdir", default=v3data.WORKDIR)
     ap.add_argument("--weights", help="default: WORKDIR/bottlenet_v3data.pt")
     ap.add_argument("--epochs-done", type=int, help="for the manifest: epochs behind --weights")
@@ -75,7 +77,12 @@ def main(argv=None):
     ap.add_argument("--eval-set", action="append", default=[], help="NAME=DIR")
     ap.add_argument("--eval-generator", action="append", default=[], help="NAME=TEXT")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "3"))
+    ap.add_argument("--initialised-from", default="models/bottle-state/2/model.onnx, v2's weights (BottleNet trained "
+                    "from random weights on training/generate.py pictures; BatchNorms re-created by train.py's "
+                    "init_from_onnx)", help="for the manifest: what the fine-tuning started from")
     args = ap.parse_args(argv)
+    if args.more_kinds:
+        v3data.STRONG = 2
     torch.set_num_threads(1)
     v2train.SIZE = args.size
     net = load_net(args.weights or os.path.join(args.workdir, "bottlenet_v3data.pt"))
@@ -129,7 +136,7 @@ def main(argv=None):
     m["normalization"] = {"mean": v2train.MEAN, "std": v2train.STD,
                           "note": "inside the graph: (x / 255 - mean) / std, then NHWC to NCHW"}
     m["architecture"] = {
-        "family": "BottleNet (capcheck's own small CNN of v1/v2), fine-tuned from v2's weights",
+        "family": "BottleNet (capcheck's own small CNN of v1/v2), fine-tuned from its earlier weights",
         "description": "uint8 NHWC -> /255 -> (x - mean) / std -> NCHW -> 8 conv3x3-BN-ReLU blocks (4 of stride 2) "
                        "-> concat(global average pool, global max pool) = embedding (256) -> linear(256, 2) -> "
                        "/temperature -> softmax. No test-time flip (v2 had one; it would double the cost).",
@@ -137,8 +144,7 @@ def main(argv=None):
         "multiply_adds_per_picture": macs,
         "multiply_adds_counted": f"forward hooks on every Conv2d and Linear, one {args.size}x{args.size} picture",
         "pretrained": None,
-        "initialised_from": "models/bottle-state/2/model.onnx, v2's weights (BottleNet trained from random weights "
-                            "on training/generate.py pictures; BatchNorms re-created by train.py's init_from_onnx)",
+        "initialised_from": args.initialised_from,
         "compared_with": "nsfwjs@4.4.0's MobileNetV2 (ImageNet features, MIT), ported by training/port_mobilenet.py "
                          "and fine-tuned on the same data: it generalised worse here, see training/README.md",
     }

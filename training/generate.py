@@ -59,6 +59,23 @@ PAPER_COLOURS = [
     (120, 20, 40), (200, 200, 210), (255, 140, 0), (90, 160, 200),
 ]
 INK_COLOURS = [(20, 20, 20), (250, 250, 250), (180, 20, 20), (20, 40, 120), (200, 160, 40), (40, 90, 40)]
+# --more-kinds only: bottle families beyond the three above, and the closures each can have
+STRONG_KINDS = ["longneck", "stubby", "wine", "pet", "jar", "swing"]
+STRONG_KINDS_P = [0.27, 0.13, 0.2, 0.17, 0.1, 0.13]
+STRONG_CLOSURES = {
+    "longneck": (["crown", "screw", "stelvin", "tcork"], [0.6, 0.25, 0.05, 0.1]),
+    "stubby": (["crown", "screw", "stelvin"], [0.65, 0.3, 0.05]),
+    "wine": (["stelvin", "foil", "cork", "tcork", "crown", "screw"], [0.32, 0.31, 0.15, 0.08, 0.05, 0.09]),
+    "pet": (["screw", "sports", "lid"], [0.6, 0.35, 0.05]),
+    "jar": (["lid"], [1.0]),
+    "swing": (["swing", "crown"], [0.9, 0.1]),
+}
+CORK_COLOURS = [(180, 138, 86), (160, 116, 68), (200, 156, 100), (140, 100, 56), (214, 180, 130)]
+STOPPER_COLOURS = [(236, 234, 226), (245, 245, 240), (30, 30, 32), (200, 200, 205), (60, 90, 150),
+                   (150, 40, 40), (226, 214, 190)]
+GASKET_COLOURS = [(200, 60, 30), (220, 110, 40), (40, 40, 40), (236, 200, 150), (190, 40, 60)]
+WIRE_COLOURS = [(190, 190, 196), (150, 150, 156), (210, 205, 190), (120, 120, 128)]
+
 SKIN = [(240, 200, 170), (224, 172, 130), (198, 134, 96), (150, 100, 70), (100, 66, 46), (250, 214, 190)]
 
 
@@ -189,8 +206,19 @@ def _background(rng, h, w, horizon=None):
 # --------------------------------------------------------------------------
 
 def make_spec(rng, kind=None, strong=False):
+    if kind is None and strong == 2:  # --more-kinds: also PET bottles, jars and swing-top (flip-top) bottles
+        kind = _choice(rng, STRONG_KINDS, p=STRONG_KINDS_P)
     kind = kind or _choice(rng, ["longneck", "stubby", "wine"], p=[0.45, 0.25, 0.30])
-    if kind == "longneck":
+    if kind == "swing":  # long neck with a thick lip for the gasket
+        s = dict(R=_u(rng, .115, .15), r=_u(rng, .046, .058), lip_h=_u(rng, .035, .055),
+                 neck_l=_u(rng, .1, .2), sh_l=_u(rng, .12, .22), nb=_u(rng, 1.05, 1.3), round=False)
+    elif kind == "pet":  # short threaded finish, round shoulders
+        s = dict(R=_u(rng, .13, .18), r=_u(rng, .05, .068), lip_h=_u(rng, .035, .055),
+                 neck_l=_u(rng, .015, .06), sh_l=_u(rng, .1, .22), nb=_u(rng, 1.0, 1.1), round=True)
+    elif kind == "jar":  # wide mouth, almost no neck
+        s = dict(R=_u(rng, .22, .32), r=_u(rng, .16, .25), lip_h=_u(rng, .04, .08),
+                 neck_l=_u(rng, .008, .03), sh_l=_u(rng, .02, .07), nb=_u(rng, 1.0, 1.04), round=True)
+    elif kind == "longneck":
         s = dict(R=_u(rng, .112, .145), r=_u(rng, .043, .056), lip_h=_u(rng, .028, .04),
                  neck_l=_u(rng, .17, .27), sh_l=_u(rng, .13, .21), nb=_u(rng, 1.05, 1.3), round=False)
     elif kind == "stubby":
@@ -208,6 +236,8 @@ def make_spec(rng, kind=None, strong=False):
             s["round"] = not s["round"]
     s["lip_r"] = s["r"] * _u(rng, 1.12, 1.3)
     s["kind"] = kind
+    if strong == 2:
+        s["more_kinds"] = True
     return s
 
 
@@ -297,7 +327,10 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
     # ---- closure / top decisions
     kind = s["kind"]
     closure = None
-    if state == "closed":
+    strong = s.get("more_kinds", False)  # --more-kinds: the closures of STRONG_CLOSURES
+    if state == "closed" and strong:
+        closure = _choice(rng, *STRONG_CLOSURES[kind])
+    elif state == "closed":
         if kind == "wine":
             closure = _choice(rng, ["stelvin", "foil", "crown", "screw"], p=[0.42, 0.42, 0.06, 0.10])
         else:
@@ -319,11 +352,40 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
         length = Hg * (_u(rng, 0.09, 0.16) if closure == "stelvin" else _u(rng, 0.11, 0.22))
         length = min(length, Hg * (s["lip_h"] + s["neck_l"] + 0.3 * s["sh_l"]))
         cap = dict(yt=-max(1.0, lip_h_px * 0.15), yb=length, k=_u(rng, 1.03, 1.09))
+    elif closure in ("sports", "lid"):
+        cr = lip_r_px * (_u(rng, 1.0, 1.12) if closure == "sports" else _u(rng, 1.02, 1.08))
+        ch = cr * (_u(rng, 0.7, 1.2) if closure == "sports" else _u(rng, 0.18, 0.4))
+        yb = lip_h_px + s["r"] * sx * _u(rng, 0.2, 0.6) if closure == "sports" else lip_h_px * _u(rng, 1.0, 1.4)
+        ridges = int(rng.integers(24, 60)) if closure == "sports" or rng.random() < 0.4 else 0
+        cap = dict(r=cr, body_t=yb - ch, yt=yb - ch, yb=yb, ridges=ridges)
+        if closure == "sports":  # pull-up spout on top of the cap
+            sr, sh = cr * _u(rng, 0.35, 0.6), cr * _u(rng, 0.45, 1.0)
+            cap.update(sr=sr, yt=yb - ch - sh)
+    elif closure in ("cork", "tcork"):
+        pr = lip_r_px * _u(rng, 0.6, 0.78)
+        # a cork that stands proud of the lip: one flush with it is invisible from the side, i.e. no evidence
+        up = lip_h_px * (_u(rng, 0.8, 2.2) if closure == "cork" else _u(rng, 0.4, 1.0))
+        cap = dict(r=pr, shank_t=-up, yt=-up, yb=0.0)
+        if closure == "tcork":  # wide head on a short shank
+            hr, hh = lip_r_px * _u(rng, 1.05, 1.4), lip_r_px * _u(rng, 0.45, 1.0)
+            cap.update(hr=hr, yt=-up - hh)
+    swing_frame = strong and kind == "swing" and (closure == "swing" or (state == "open" and rng.random() < 0.85))
+    if swing_frame:  # porcelain stopper, rubber gasket, wire bail clamped to a ring on the neck
+        dr, dh = lip_r_px * _u(rng, 0.95, 1.15), lip_r_px * _u(rng, 0.6, 1.1)
+        gh = lip_h_px * _u(rng, 0.2, 0.4)
+        y_ring = lip_h_px + s["neck_l"] * Hg * _u(rng, 0.1, 0.3)
+        hang = state == "open" and rng.random() < 0.8  # else the stopper is off and the bail hangs down
+        cap.update(dr=dr, dh=dh, gh=gh, y_ring=y_ring, hang=hang, side=1 if rng.random() < 0.5 else -1,
+                   wire_w=max(0.7, lip_r_px * _u(rng, 0.06, 0.12)), p=_u(rng, 2.0, 4.0))
+        if closure == "swing":
+            cap["yt"] = -(gh + dh)
     cap_colour = np.asarray(_jitter_colour(rng, _choice(rng, CAP_COLOURS), 20), np.float32)
     if closure == "crown" and rng.random() < 0.08:
         cap_colour = gcol * _u(rng, 0.7, 1.3)  # cap similar to glass colour: force shape cues
 
-    max_r = max(s["R"] * sx, cap.get("r", 0), lip_r_px * 1.15)
+    max_r = max(s["R"] * sx, cap.get("r", 0), cap.get("hr", 0), lip_r_px * 1.15)
+    if cap.get("hang"):  # the stopper hangs beside the neck
+        max_r = max(max_r, s["r"] * s["nb"] * sx + 2.2 * cap["dh"] + cap["wire_w"] + 2)
     top_extra = max(0.0, -cap.get("yt", 0.0)) if cap else 0.0
     T = int(math.ceil(top_extra + elev * max_r + 3))
     B = int(math.ceil(elev * s["R"] * sx + 3))
@@ -428,6 +490,51 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
         m = (Y > neck_band[0] + ecos) & (Y < neck_band[1] + ecos) & (alpha_mask > 0)
         paint(m.astype(np.float32) * alpha_mask, img)
 
+    def cylinder(cr, y0, y1, colour, ridges=0, top=True, texture=None):
+        """A vertical cylinder of radius cr from y0 (top) to y1, seen from elev; painted."""
+        ec = elev * cr
+        uc = np.clip(X / cr, -1, 1)
+        thc = np.arcsin(uc)
+        front = ec * np.sqrt(np.clip(1 - uc ** 2, 0, 1))
+        cshade, cspec = _cyl_light(thc, light, _u(rng, 0.25, 0.5), _u(rng, 0.4, 1.0), _u(rng, 0.1, 0.25), spec_pos)
+        img = colour * cshade[..., None] + 255 * cspec[..., None] * 0.6
+        if ridges:
+            img = img * (0.85 + 0.15 * np.cos(ridges * thc))[..., None]
+        if texture is not None:
+            img = img * texture[..., None]
+        side = (ax < cr) & (Y >= y0) & (Y < y1 + front)
+        paint(side.astype(np.float32) * np.clip(cr - ax + 0.5, 0, 1), img)
+        if top and ec > 0.5:
+            tm = ((X / cr) ** 2 + ((Y - y0) / ec) ** 2) < 1
+            tcol = colour * _u(rng, 0.95, 1.2) + 8
+            timg = np.broadcast_to(tcol, rgb.shape) * (0.75 + 0.25 * np.cos(thc - light))[..., None]
+            if texture is not None:
+                timg = timg * texture[..., None]
+            paint(tm.astype(np.float32), timg)
+
+    def wire(x0, y0, x1, y1, w, colour):
+        dx, dy = x1 - x0, y1 - y0
+        tt = np.clip(((X - x0) * dx + (Y - y0) * dy) / (dx * dx + dy * dy + 1e-6), 0, 1)
+        d = np.hypot(X - (x0 + tt * dx), Y - (y0 + tt * dy))
+        paint(np.clip(w / 2 + 0.5 - d, 0, 1), np.broadcast_to(colour, rgb.shape))
+
+    if strong and kind == "pet":  # support ring below the finish, in both states
+        ring_y = cap["yb"] if closure in ("screw", "sports", "lid") else lip_h_px + s["r"] * sx * _u(rng, 0.2, 0.6)
+        ring_y += s["r"] * sx * _u(rng, 0.08, 0.25)
+        rcol = gcol * _u(rng, 0.9, 1.2) + 10
+        cylinder(lip_r_px * _u(rng, 1.1, 1.3), ring_y - max(1.0, lip_h_px * _u(rng, 0.15, 0.3)), ring_y, rcol)
+        if state == "open":  # threads on the bare finish
+            n, slope = int(rng.integers(2, 5)), _u(rng, -0.15, 0.15)
+            for k in range(n):
+                yk = (ring_y - 1) * (k + 0.6) / (n + 0.4) + elev * hw_safe * np.cos(theta)
+                m = (np.abs(Y - yk - X * slope) < max(0.6, lip_h_px * 0.12)) & (alpha_mask > 0) & (Y >= 0)
+                paint(m.astype(np.float32) * 0.6, rgb * _u(rng, 0.45, 0.7))
+    if strong and kind == "jar" and state == "open":  # threads on the wide mouth
+        for k in range(int(rng.integers(2, 4))):
+            yk = lip_h_px * (0.3 + 0.3 * k) + elev * hw_safe * np.cos(theta)
+            m = (np.abs(Y - yk) < max(0.6, lip_h_px * 0.1)) & (alpha_mask > 0) & (Y >= 0)
+            paint(m.astype(np.float32) * 0.5, rgb * _u(rng, 0.5, 0.75))
+
     # ---- top: open mouth or closure
     if state == "open":
         if et > 0.6:
@@ -502,8 +609,59 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
             top = ((X / ctop) ** 2 + ((Y - yt) / ec) ** 2) < 1
             paint(top.astype(np.float32), np.broadcast_to(cap_colour * _u(rng, 1.0, 1.25), rgb.shape).copy())
 
+    elif closure in ("sports", "lid"):
+        cylinder(cap["r"], cap["body_t"], cap["yb"], cap_colour, ridges=cap["ridges"])
+        if "sr" in cap:
+            scol = cap_colour if rng.random() < 0.5 else np.asarray(_rand_colour(rng), np.float32)
+            cylinder(cap["sr"], cap["yt"], cap["body_t"] + elev * cap["sr"], scol)
+    elif closure in ("cork", "tcork"):
+        ccol = np.asarray(_jitter_colour(rng, _choice(rng, CORK_COLOURS), 12), np.float32)
+        pores = 0.8 + 0.35 * _value_noise(rng, Hl, Wl, max(4, Wl // 2))
+        cylinder(cap["r"], cap["shank_t"], cap["yb"], ccol, top=closure == "cork", texture=pores)
+        if closure == "tcork":
+            hcol = _choice(rng, [ccol, np.asarray(_jitter_colour(rng, _choice(rng, CAP_COLOURS), 20), np.float32)])
+            cylinder(cap["hr"], cap["yt"], cap["shank_t"], np.asarray(hcol, np.float32), ridges=int(rng.integers(0, 2)) * 40)
+    if swing_frame:
+        wcol = np.asarray(_jitter_colour(rng, _choice(rng, WIRE_COLOURS), 15), np.float32)
+        pcol = np.asarray(_jitter_colour(rng, _choice(rng, STOPPER_COLOURS), 10), np.float32)
+        gcol2 = np.asarray(_jitter_colour(rng, _choice(rng, GASKET_COLOURS), 15), np.float32)
+        dr, dh, gh, y_ring, w = cap["dr"], cap["dh"], cap["gh"], cap["y_ring"], cap["wire_w"]
+        hr_ring = profile(s, np.array([y_ring / Hg]))[0] * sx
+        ring_front = elev * hr_ring * np.sqrt(np.clip(1 - (X / hr_ring) ** 2, 0, 1))
+        ring = (ax < hr_ring + w) & (np.abs(Y - y_ring - ring_front) < w / 2 + 0.5)
+        paint(ring.astype(np.float32), np.broadcast_to(wcol, rgb.shape))
+        side = cap["side"]
+        # the lever hangs down from the ring on one side
+        wire(side * (hr_ring + w), y_ring, side * (hr_ring + lip_r_px * 0.35), y_ring + lip_r_px * _u(rng, 1.2, 2.2),
+             w, wcol)
+        if closure == "swing":
+            cylinder(lip_r_px * _u(rng, 0.95, 1.05), -gh, lip_h_px * 0.2, gcol2, top=False)
+            yc = -gh
+            uc = np.clip(X / dr, -1, 1)
+            width = dr * np.clip(1 - np.clip((yc - Y) / dh, 0, 1) ** cap["p"], 0, 1) ** (1 / cap["p"])
+            dome = (Y >= yc - dh) & (Y < yc + elev * dr * np.sqrt(np.clip(1 - uc ** 2, 0, 1))) & (ax < width)
+            dshade, dspec = _cyl_light(np.arcsin(uc), light, _u(rng, 0.35, 0.6), _u(rng, 0.5, 1.0), 0.15, spec_pos)
+            paint(dome.astype(np.float32), pcol * dshade[..., None] + 255 * dspec[..., None])
+            for sgn in (-1, 1):  # the bail: from the stopper's sides down to the ring
+                wire(sgn * dr * 0.9, yc - dh * 0.55, sgn * (hr_ring + w * 0.5), y_ring, w, wcol)
+        elif cap["hang"]:  # open: the stopper hangs beside the neck on its bail
+            cxs = side * (hr_ring + 1.1 * dh + w)
+            cys = y_ring + dr * _u(rng, -0.4, 0.8)
+            ell = (((X - cxs) / dh) ** 2 + ((Y - cys) / dr) ** 2) < 1
+            paint(ell.astype(np.float32), np.broadcast_to(pcol * _u(rng, 0.75, 1.05), rgb.shape))
+            band = ell & (side * (X - cxs) < -dh * 0.55)
+            paint(band.astype(np.float32), np.broadcast_to(gcol2, rgb.shape))
+            wire(-side * (hr_ring + w * 0.5), y_ring, cxs, cys - dr * 0.5, w, wcol)
+            wire(side * (hr_ring + w * 0.5), y_ring, cxs, cys + dr * 0.5, w, wcol)
+        else:  # open, stopper off: the bail's two wires hang down along the neck
+            for sgn in (-1, 1):
+                wire(sgn * (hr_ring + w * 0.5), y_ring, sgn * (hr_ring + lip_r_px * 0.25),
+                     y_ring + dh * _u(rng, 1.0, 2.0), w, wcol)
+
     # "top" region (cap of a closed bottle / lip and mouth of an open one): auxiliary training target
-    if closure in ("crown", "screw"):
+    if swing_frame:
+        y_cut = cap["y_ring"] + cap["dr"] * 1.5 + 1
+    elif closure in ("crown", "screw", "sports", "lid"):
         y_cut = cap["yb"] + elev * cap["r"] + 1
     elif closure in ("stelvin", "foil"):
         y_cut = cap["yt"] + min(cap["yb"] - cap["yt"], 2.5 * lip_h_px + lip_r_px)
@@ -740,7 +898,8 @@ def _strong_optics(img, rng, size):
 
 
 def render_scene(rng, label, size=128, scenario=None, strong=False):
-    """Render one picture. label: 'open' | 'closed'. strong: stronger domain randomisation (v3).
+    """Render one picture. label: 'open' | 'closed'. strong: stronger domain randomisation (v3); 2: that
+    and the bottle families and closures of STRONG_KINDS / STRONG_CLOSURES (--more-kinds).
 
     Returns (PIL RGB image, meta dict, JPEG bytes, top map); the image is exactly the decoded JPEG
     bytes, so pictures written to disk and pictures generated in memory are identical. The top map
@@ -987,7 +1146,11 @@ def main(argv=None):
     ap.add_argument("--scenario", choices=SCENARIOS, help="force a scenario (default: random mix)")
     ap.add_argument("--strong", action="store_true",
                     help="stronger domain randomisation (model v3): shapes, clutter, camera, light, optics")
+    ap.add_argument("--more-kinds", action="store_true",
+                    help="with --strong: also PET bottles, jars, swing tops, corks and T-corks")
     args = ap.parse_args(argv)
+    if args.more_kinds:
+        args.strong = 2
 
     if args.one:
         _img, meta, data, _top = render_index(args.seed, args.index, args.size, scenario=args.scenario, label=args.one,

@@ -46,8 +46,12 @@ def _ghash():
         return hashlib.sha256(f.read()).hexdigest()[:12]
 
 
+# True: generate.py --strong, the data v3 was trained on; 2: --strong --more-kinds (set by --more-kinds)
+STRONG = True
+
+
 def chunk_path(workdir, seed, start, count, size, strong):
-    style = "strong" if strong else "v2"
+    style = "strong2" if strong == 2 else "strong" if strong else "v2"
     return os.path.join(workdir, f"synth_{style}_s{seed}_i{start}_n{count}_{size}_{_ghash()}.npz")
 
 
@@ -66,6 +70,7 @@ def _render_chunk(job):
 def jobs_for(name, size, workdir, count=None):
     seed, n, strong = SETS[name]
     n = count or n
+    strong = STRONG if strong else False
     return [(workdir, seed, a, min(CHUNK, n - a), size, strong) for a in range(0, n, CHUNK)]
 
 
@@ -130,6 +135,8 @@ def load_folder(root, size):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--more-kinds", action="store_true",
+                    help="the strong sets drawn with generate.py --strong --more-kinds")
     ap.add_argument("--size", type=int, default=144)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workdir", default=WORKDIR)
@@ -137,6 +144,9 @@ def main(argv=None):
     ap.add_argument("--train-count", type=int, help="render only the first N training pictures")
     ap.add_argument("--val-count", type=int, help="render only the first N validation pictures")
     args = ap.parse_args(argv)
+    if args.more_kinds:
+        global STRONG
+        STRONG = 2
     counts = {k: v for k, v in (("train", args.train_count), ("val", args.val_count)) if v}
     render(args.sets.split(","), args.size, args.workdir, args.workers, counts)
 
