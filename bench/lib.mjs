@@ -24,6 +24,8 @@ export function startLocal(port, env = {}) {
       REGISTRATIONS_PER_IP_PER_HOUR: '1000000',
       MAX_CONCURRENT_UPLOADS_PER_USER: '64', // the bench uploads its pictures 8 at a time
       INFERENCE_PRECOMPUTE: 'false',
+      // the version to measure (default: what the local process serves, the newest shipped one)
+      ...(process.env.MODEL_VERSION ? { MODEL_VERSION: process.env.MODEL_VERSION } : {}),
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

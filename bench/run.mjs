@@ -182,13 +182,13 @@ async function benchInference(accessToken) {
     console.log(`${''.padEnd(44)} measured: ${rate.toFixed(0)} images/s over ${n} distinct images`);
     return { result, rate };
   };
-  // What the local process serves: the newest shipped version.
+  // What the local process serves: MODEL_VERSION, else the newest shipped version.
   const inference = require(join(root, 'services/inference/dist/index.js'));
   const models = join(root, 'models');
   const manifest = await inference.readModelManifest(
     models,
     'bottle-state',
-    await inference.latestVersion(models, 'bottle-state'),
+    process.env.MODEL_VERSION ?? (await inference.latestVersion(models, 'bottle-state')),
   );
   const [height, width] = manifest.inputShape;
   console.log(
