@@ -10,10 +10,15 @@ function lastWindowP99Ms(): number {
     const histogram = monitorEventLoopDelay({ resolution: 10 });
     histogram.enable();
     const state = { histogram, lastWindowP99Ms: 0 };
-    // A rolling window, not "since start": readiness must recover once the burst is over.
+    // A rolling window, not "since start": readiness must recover once the burst is over. The window closes
+    // in setImmediate, after the timers phase: after a long stall this interval and the histogram's own
+    // sampling timer are both overdue, and closing first would move the stall's one sample into a fresh
+    // window of ~100 normal ones, where it is not the p99.
     setInterval(() => {
-      state.lastWindowP99Ms = histogram.percentile(99) / 1e6;
-      histogram.reset();
+      setImmediate(() => {
+        state.lastWindowP99Ms = histogram.percentile(99) / 1e6;
+        histogram.reset();
+      });
     }, windowMs).unref();
     monitor = state;
   }
