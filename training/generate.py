@@ -60,9 +60,9 @@ PAPER_COLOURS = [
 ]
 INK_COLOURS = [(20, 20, 20), (250, 250, 250), (180, 20, 20), (20, 40, 120), (200, 160, 40), (40, 90, 40)]
 # --more-kinds only: bottle families beyond the three above, and the closures each can have
-STRONG_KINDS = ["longneck", "stubby", "wine", "pet", "jar", "swing"]
-STRONG_KINDS_P = [0.27, 0.13, 0.2, 0.17, 0.1, 0.13]
-STRONG_CLOSURES = {
+MORE_KINDS = ["longneck", "stubby", "wine", "pet", "jar", "swing"]
+MORE_KINDS_P = [0.27, 0.13, 0.2, 0.17, 0.1, 0.13]
+MORE_KINDS_CLOSURES = {
     "longneck": (["crown", "screw", "stelvin", "tcork"], [0.6, 0.25, 0.05, 0.1]),
     "stubby": (["crown", "screw", "stelvin"], [0.65, 0.3, 0.05]),
     "wine": (["stelvin", "foil", "cork", "tcork", "crown", "screw"], [0.32, 0.31, 0.15, 0.08, 0.05, 0.09]),
@@ -207,7 +207,7 @@ def _background(rng, h, w, horizon=None):
 
 def make_spec(rng, kind=None, strong=False):
     if kind is None and strong == 2:  # --more-kinds: also PET bottles, jars and swing-top (flip-top) bottles
-        kind = _choice(rng, STRONG_KINDS, p=STRONG_KINDS_P)
+        kind = _choice(rng, MORE_KINDS, p=MORE_KINDS_P)
     kind = kind or _choice(rng, ["longneck", "stubby", "wine"], p=[0.45, 0.25, 0.30])
     if kind == "swing":  # long neck with a thick lip for the gasket
         s = dict(R=_u(rng, .115, .15), r=_u(rng, .046, .058), lip_h=_u(rng, .035, .055),
@@ -327,9 +327,9 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
     # ---- closure / top decisions
     kind = s["kind"]
     closure = None
-    strong = s.get("more_kinds", False)  # --more-kinds: the closures of STRONG_CLOSURES
-    if state == "closed" and strong:
-        closure = _choice(rng, *STRONG_CLOSURES[kind])
+    more_kinds = s.get("more_kinds", False)
+    if state == "closed" and more_kinds:
+        closure = _choice(rng, *MORE_KINDS_CLOSURES[kind])
     elif state == "closed":
         if kind == "wine":
             closure = _choice(rng, ["stelvin", "foil", "crown", "screw"], p=[0.42, 0.42, 0.06, 0.10])
@@ -369,7 +369,7 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
         if closure == "tcork":  # wide head on a short shank
             hr, hh = lip_r_px * _u(rng, 1.05, 1.4), lip_r_px * _u(rng, 0.45, 1.0)
             cap.update(hr=hr, yt=-up - hh)
-    swing_frame = strong and kind == "swing" and (closure == "swing" or (state == "open" and rng.random() < 0.85))
+    swing_frame = more_kinds and kind == "swing" and (closure == "swing" or (state == "open" and rng.random() < 0.85))
     if swing_frame:  # porcelain stopper, rubber gasket, wire bail clamped to a ring on the neck
         dr, dh = lip_r_px * _u(rng, 0.95, 1.15), lip_r_px * _u(rng, 0.6, 1.1)
         gh = lip_h_px * _u(rng, 0.2, 0.4)
@@ -518,7 +518,7 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
         d = np.hypot(X - (x0 + tt * dx), Y - (y0 + tt * dy))
         paint(np.clip(w / 2 + 0.5 - d, 0, 1), np.broadcast_to(colour, rgb.shape))
 
-    if strong and kind == "pet":  # support ring below the finish, in both states
+    if more_kinds and kind == "pet":  # support ring below the finish, in both states
         ring_y = cap["yb"] if closure in ("screw", "sports", "lid") else lip_h_px + s["r"] * sx * _u(rng, 0.2, 0.6)
         ring_y += s["r"] * sx * _u(rng, 0.08, 0.25)
         rcol = gcol * _u(rng, 0.9, 1.2) + 10
@@ -529,7 +529,7 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
                 yk = (ring_y - 1) * (k + 0.6) / (n + 0.4) + elev * hw_safe * np.cos(theta)
                 m = (np.abs(Y - yk - X * slope) < max(0.6, lip_h_px * 0.12)) & (alpha_mask > 0) & (Y >= 0)
                 paint(m.astype(np.float32) * 0.6, rgb * _u(rng, 0.45, 0.7))
-    if strong and kind == "jar" and state == "open":  # threads on the wide mouth
+    if more_kinds and kind == "jar" and state == "open":  # threads on the wide mouth
         for k in range(int(rng.integers(2, 4))):
             yk = lip_h_px * (0.3 + 0.3 * k) + elev * hw_safe * np.cos(theta)
             m = (np.abs(Y - yk) < max(0.6, lip_h_px * 0.1)) & (alpha_mask > 0) & (Y >= 0)
@@ -620,7 +620,7 @@ def render_bottle(rng, height_px, state, spec=None, stretch=1.0, elev=None, ligh
         cylinder(cap["r"], cap["shank_t"], cap["yb"], ccol, top=closure == "cork", texture=pores)
         if closure == "tcork":
             hcol = _choice(rng, [ccol, np.asarray(_jitter_colour(rng, _choice(rng, CAP_COLOURS), 20), np.float32)])
-            cylinder(cap["hr"], cap["yt"], cap["shank_t"], np.asarray(hcol, np.float32), ridges=int(rng.integers(0, 2)) * 40)
+            cylinder(cap["hr"], cap["yt"], cap["shank_t"], hcol, ridges=int(rng.integers(0, 2)) * 40)
     if swing_frame:
         wcol = np.asarray(_jitter_colour(rng, _choice(rng, WIRE_COLOURS), 15), np.float32)
         pcol = np.asarray(_jitter_colour(rng, _choice(rng, STOPPER_COLOURS), 10), np.float32)
@@ -899,7 +899,7 @@ def _strong_optics(img, rng, size):
 
 def render_scene(rng, label, size=128, scenario=None, strong=False):
     """Render one picture. label: 'open' | 'closed'. strong: stronger domain randomisation (v3); 2: that
-    and the bottle families and closures of STRONG_KINDS / STRONG_CLOSURES (--more-kinds).
+    and the bottle families and closures of MORE_KINDS / MORE_KINDS_CLOSURES (--more-kinds).
 
     Returns (PIL RGB image, meta dict, JPEG bytes, top map); the image is exactly the decoded JPEG
     bytes, so pictures written to disk and pictures generated in memory are identical. The top map
