@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { z } from 'zod';
 import { loadConfig, setting } from './config';
+import { startEventLoopMonitor } from './event-loop';
 import { type ReadinessCheck } from './health';
 import { createHttpApp, Lifecycle } from './http';
 import { createLogger, type Logger } from './logger';
@@ -40,6 +41,8 @@ export interface Shell {
 }
 
 export function createShell(config: ShellConfig, name: string): Shell {
+  // now, not when the apps are assembled after the stores open: see startEventLoopMonitor
+  if (config.READY_MAX_EVENT_LOOP_DELAY_MS > 0) startEventLoopMonitor();
   return {
     config,
     logger: createLogger({ service: name, level: config.LOG_LEVEL }),
