@@ -7,7 +7,8 @@ Network: MobileNetV2 1.0 (weights from the npm tarball, nothing downloaded) at -
 picture (and its mirror image) and cached, which is what makes training affordable on 2 shared cores. The
 rest of the backbone (blocks 15-16 and the 1280-channel 1x1 conv, initialised from the package) and a new
 head (global average pool -> dropout -> linear 1280 -> 2) are trained. The 1280 pooled features are the
-`embedding` output.
+`embedding` output. With `--cut none` nothing is frozen or cached: every layer is fine-tuned on the pictures
+(what v3 ships; training/README.md, "Fourth run").
 
 Data: v3data.py's strongly randomised synthetic pictures (train seed 11, validation seed 12), plus picture
 folders (--extra-train, e.g. the Blender renders, oversampled --extra-repeat times) and their validation
@@ -29,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -44,6 +46,8 @@ import v3data  # noqa: E402
 from train import preprocessing_text, sharp_snippet, try_prettier, sha256  # noqa: E402
 
 LABELS = v3data.LABELS
+# --cut value that freezes nothing: the whole backbone is fine-tuned on the pictures themselves.
+NO_CUT = "none"
 REPO = os.path.dirname(HERE)
 ECE_BINS = 15
 # A confident wrong verdict costs this many "check by eye" answers (see choose_threshold).
@@ -122,7 +126,10 @@ def count_macs(net: nn.Module, size: int) -> int:
 
 def front_features(front, X: np.ndarray, workdir: str, tag: str, flip=False, block=v3data.CHUNK) -> np.ndarray:
     """Front outputs (float16 [N,C,h,w]) of uint8 pictures, cached in workdir per block of `block` pictures
-    by content hash (blocks line up with v3data's chunks, so a longer training set reuses earlier work)."""
+    by content hash (blocks line up with v3data's chunks, so a longer training set reuses earlier work).
+    With nothing frozen (`--cut none`) the pictures are the inputs: returned as they are (uint8 NHWC)."""
+    if isinstance(front, nn.Identity):
+        return X[:, :, ::-1] if flip else X
     if len(X) == 0:
         return np.zeros((0,), np.float16)
     return np.concatenate([_front_block(front, X[a : a + block], workdir, tag, flip)
@@ -233,13 +240,21 @@ def choose_threshold(y, probs):
 # ------------------------------------------------------------------ training
 
 
+def as_input(feats: np.ndarray) -> torch.Tensor:
+    """A batch for the tail: cached features as float32, or uint8 NHWC pictures as the exported graph feeds
+    them (RGB / 255, NCHW)."""
+    if feats.dtype == np.uint8:
+        return torch.from_numpy(np.ascontiguousarray(feats)).float().div(255.0).permute(0, 3, 1, 2)
+    return torch.from_numpy(feats.astype(np.float32))
+
+
 def logits_of(tail, head, feats: np.ndarray, batch=256):
     tail.eval()
     head.eval()
     outs = []
     with torch.no_grad():
         for a in range(0, len(feats), batch):
-            logits, _ = head(tail(torch.from_numpy(feats[a : a + batch].astype(np.float32))))
+            logits, _ = head(tail(as_input(feats[a : a + batch])))
             outs.append(logits.numpy())
     return np.concatenate(outs) if outs else np.zeros((0, 2), np.float32)
 
@@ -251,7 +266,7 @@ def softmax(z, t=1.0):
     return e / e.sum(1, keepdims=True)
 
 
-def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args):
+def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
     params = [{"params": tail.parameters(), "lr": args.lr_tail}, {"params": head.parameters(), "lr": args.lr}]
     opt = torch.optim.AdamW(params, weight_decay=args.weight_decay)
     steps = args.epochs * int(np.ceil(len(y_tr) / args.batch))
@@ -260,6 +275,7 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args):
     gen = np.random.default_rng(args.seed)
     history = []
     best = (-1.0, None, float("inf"), 0)
+    pictures = F_tr.dtype == np.uint8  # nothing frozen: mirror on the fly, no feature dropout
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
         tail.train()
@@ -268,12 +284,15 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args):
         flips = gen.random(len(y_tr)) < 0.5
         tot, correct, n = 0.0, 0, 0
         for a in range(0, len(order), args.batch):
-            idx = order[a : a + args.batch]
-            fb = F_tr[idx] if F_tr_flip is None else np.where(flips[idx, None, None, None], F_tr_flip[idx], F_tr[idx])
-            fb = fb.astype(np.float32)
-            xb = torch.from_numpy(fb)
-            if args.feature_dropout:
-                xb = F.dropout2d(xb, args.feature_dropout)
+            idx = np.sort(order[a : a + args.batch])  # sorted: faster gathers from the big array
+            if pictures:
+                xb = as_input(F_tr[idx])
+                xb = torch.where(torch.from_numpy(flips[idx])[:, None, None, None], xb.flip(3), xb)
+            else:
+                fb = F_tr[idx] if F_tr_flip is None else np.where(flips[idx, None, None, None], F_tr_flip[idx], F_tr[idx])
+                xb = as_input(fb)
+                if args.feature_dropout:
+                    xb = F.dropout2d(xb, args.feature_dropout)
             yb = torch.from_numpy(y_tr[idx])
             logits, _ = head(tail(xb))
             loss = F.cross_entropy(logits, yb, label_smoothing=args.label_smoothing)
@@ -284,6 +303,8 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args):
             tot += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             n += len(idx)
+            if pictures and (a // args.batch) % 100 == 99:
+                print(f"    {n} pictures, loss {tot / n:.4f}, acc {correct / n:.4f}, {time.time() - t0:.0f}s", flush=True)
         lv = logits_of(tail, head, F_va)
         pv = softmax(lv)
         va_acc = float((pv.argmax(1) == y_va).mean())
@@ -292,11 +313,30 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args):
                    val_acc=round(va_acc, 4), val_loss=round(va_loss, 4), seconds=round(time.time() - t0, 1))
         history.append(rec)
         print(f"  epoch {epoch}: {rec}", flush=True)
+        if on_epoch:
+            on_epoch(epoch, rec)
         if va_acc > best[0] or (va_acc == best[0] and va_loss < best[2]):
             best = (va_acc, (copy.deepcopy(tail.state_dict()), copy.deepcopy(head.state_dict())), va_loss, epoch)
     tail.load_state_dict(best[1][0])
     head.load_state_dict(best[1][1])
     return history, best[3]
+
+
+def epoch_reporter(front, tail, head, args, tag):
+    """After each epoch: keep its weights (a stopped run can be exported with --weights --epochs 0) and print
+    its accuracy on the --eval-set folders, for information only (the epoch is chosen on validation)."""
+    evals = [(spec.split("=", 1)[0], v3data.load_folder(spec.split("=", 1)[1], args.size)[:2])
+             for spec in args.eval_set]
+
+    def on_epoch(epoch, rec):
+        torch.save(dict(tail=tail.state_dict(), head=head.state_dict(), record=rec),
+                   os.path.join(args.workdir, f"mobilenet_{tag}_epoch{epoch}.pt"))
+        for name, (X, y) in evals:
+            if len(y):
+                p = softmax(logits_of(tail, head, front_features(front, X, args.workdir, tag)))
+                print(f"    {name}: {float((p.argmax(1) == y).mean()) * 100:.2f}% of {len(y)}", flush=True)
+
+    return on_epoch
 
 
 # ------------------------------------------------------------------ export
@@ -330,7 +370,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--package", required=True, help="unpacked nsfwjs@4.4.0 tarball (folder with package.json)")
     ap.add_argument("--size", type=int, default=144)
-    ap.add_argument("--cut", default="block_14_add", help="last frozen layer (its output is cached)")
+    ap.add_argument("--cut", default="block_14_add",
+                    help=f"last frozen layer (its output is cached); '{NO_CUT}': fine-tune every layer on the pictures")
+    ap.add_argument("--more-kinds", action="store_true",
+                    help="the strong sets drawn with generate.py --strong --more-kinds")
+    ap.add_argument("--weights", help="start from this file of a previous run (WORKDIR/mobilenet_*_epoch{N}.pt)")
     ap.add_argument("--workdir", default=v3data.WORKDIR)
     ap.add_argument("--train-count", type=int, default=None, help="synthetic training pictures (default all)")
     ap.add_argument("--val-count", type=int, default=None, help="synthetic validation pictures (default 2000)")
@@ -356,6 +400,8 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "3"))
     ap.add_argument("--samples-dir", default=os.path.join(REPO, "models", "bottle-state", "samples"))
     args = ap.parse_args(argv)
+    if args.more_kinds:
+        v3data.STRONG = 2
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the dequantised weights make denormals: 5-10x slower without this
     torch.manual_seed(args.seed)
@@ -363,10 +409,13 @@ def main(argv=None):
     t_start = time.time()
 
     full = pm.load_package_model(args.package, until=pm.BACKBONE_END)
-    front, tail = split_graph(full, args.cut)
-    pm.fold_batchnorms(front.eval())
-    for p in front.parameters():
-        p.requires_grad_(False)
+    if args.cut == NO_CUT:
+        front, tail = nn.Identity(), full
+    else:
+        front, tail = split_graph(full, args.cut)
+        pm.fold_batchnorms(front.eval())
+        for p in front.parameters():
+            p.requires_grad_(False)
     for m in tail.modules():
         if isinstance(m, nn.BatchNorm2d):
             # Keras' momentum 0.999 (torch 0.001) would leave the running statistics at their nsfwjs values
@@ -374,6 +423,10 @@ def main(argv=None):
             m.momentum = 0.1
     head = Head()
     tag = f"{args.cut}_{args.size}"
+    if args.weights:
+        saved = torch.load(args.weights)
+        tail.load_state_dict(saved["tail"])
+        head.load_state_dict(saved["head"])
 
     # ---- data
     t0 = time.time()
@@ -415,7 +468,11 @@ def main(argv=None):
 
     # ---- train
     t0 = time.time()
-    history, best_epoch = train(tail, head, F_tr, F_tr_flip, Y_tr, F_va, Y_va, args)
+    if args.epochs:
+        history, best_epoch = train(tail, head, F_tr, F_tr_flip, Y_tr, F_va, Y_va, args,
+                                    on_epoch=epoch_reporter(front, tail, head, args, tag))
+    else:  # export what --weights holds
+        history, best_epoch = [], None
     t_train = time.time() - t0
 
     # ---- calibrate on validation
@@ -523,8 +580,9 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
             "method": "temperature scaling (one temperature fitted on the validation set by minimising the "
                       "negative log-likelihood; logits divided by it before the softmax, inside the graph)",
             "temperature": round(T, 4),
-            "fitted_on": f"validation: {n_val} synthetic (seed 12) + "
-                         f"{sum(len(e[1]) for e in extra_va)} pictures from {args.extra_val}",
+            "fitted_on": f"validation: {n_val} synthetic (seed 12)"
+                         + (f" + {sum(len(e[1]) for e in extra_va)} pictures from {args.extra_val}" if args.extra_val
+                            else ""),
             "ece_bins": ECE_BINS,
             "ece": {"validation": val_metrics["ece"],
                     **{("test_" + k if k.startswith("synthetic") else k): v["ece"] for k, v in tests.items()}},
@@ -538,14 +596,17 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
                           "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]},
         "architecture": {
             "family": "MobileNetV2 1.0 (Keras layout), fine-tuned",
-            "description": f"uint8 NHWC -> /255 -> NCHW -> MobileNetV2 (frozen up to {args.cut}, BatchNorms folded; "
-                           "blocks after it and the 1x1 conv to 1280 channels fine-tuned) -> global average pool "
-                           "(= embedding, 1280) -> linear(1280, 2) -> /temperature -> softmax. No test-time flip.",
+            "description": "uint8 NHWC -> /255 -> NCHW -> MobileNetV2 ("
+                           + ("every layer fine-tuned from the package's weights" if args.cut == NO_CUT else
+                              f"frozen up to {args.cut}, BatchNorms folded; blocks after it and the 1x1 conv to 1280 "
+                              "channels fine-tuned")
+                           + ") -> global average pool (= embedding, 1280) -> linear(1280, 2) -> /temperature -> "
+                           "softmax. No test-time flip.",
             "parameters": n_params,
             "multiply_adds_per_picture": macs,
             "multiply_adds_counted": "forward hooks on every Conv2d and Linear of the exported torch module, "
                                      f"one {size}x{size} picture",
-            "frozen_until": args.cut,
+            "frozen_until": None if args.cut == NO_CUT else args.cut,
             "pretrained": {
                 "package": pm.PACKAGE,
                 "path": "dist/models/mobilenet_v2/ (model.min.js + group1-shard1of1.min.js, TF.js layers "
@@ -562,7 +623,7 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
         },
         "training": {
             "data": {
-                "synthetic": {"generator": "training/generate.py --strong (numpy + PIL)", "image_size": size,
+                "synthetic": {"generator": f"training/generate.py {generator_flags()} (numpy + PIL)", "image_size": size,
                               "train": {"seed": v3data.SETS["train"][0], "count": n_train},
                               "validation": {"seed": v3data.SETS["val"][0], "count": n_val},
                               "test": {"seed": 2, "count": tests.get("synthetic", {}).get("count")}},
@@ -572,11 +633,12 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
             "epochs": args.epochs, "best_epoch": best_epoch, "batch": args.batch, "optimizer": "AdamW",
             "lr_head": args.lr, "lr_backbone": args.lr_tail, "schedule": "one-cycle",
             "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
-            "augmentation": ("left-right mirror (features of both cached), " if args.mirror else "")
-                            + f"channel dropout on the cached features ({args.feature_dropout}); everything else is "
-                            "the generator's (and the renders') own randomisation",
+            "augmentation": ("left-right mirror of half the pictures, drawn anew each epoch; " if args.cut == NO_CUT
+                             else ("left-right mirror (features of both cached), " if args.mirror else "")
+                             + f"channel dropout on the cached features ({args.feature_dropout}); ")
+                            + "everything else is the generator's (and the renders') own randomisation",
             "history": history, "seconds": seconds, "threads": args.threads, "machine": platform.machine(),
-            "command": "python3 training/train_v3.py " + " ".join(sys.argv[1:]),
+            "command": "python3 training/train_v3.py " + shlex.join(sys.argv[1:]),
         },
         "validation_metrics": val_metrics,
         "test_metrics": test_metrics,
@@ -587,6 +649,10 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
     }
+
+
+def generator_flags():
+    return "--strong --more-kinds" if v3data.STRONG == 2 else "--strong"
 
 
 def model_card(m):
@@ -618,20 +684,23 @@ def model_card(m):
                   f"file `{pre['path']}`, read from the package tarball; nothing is downloaded at install or run "
                   f"time. {pre['origin']} Ported to PyTorch by `training/port_mobilenet.py`; the port gives the "
                   "same outputs as the package's own model in @tensorflow/tfjs (`training/prove_port.mjs`, figures "
-                  f"in `training/README.md`). The layers after `{a['frozen_until']}` and a new 2-class head were "
-                  "then fine-tuned on the data below.", ""]
+                  "in `training/README.md`). "
+                  + (f"The layers after `{a['frozen_until']}`" if a["frozen_until"] else "Every layer")
+                  + " and a new 2-class head were then fine-tuned on the data below.", ""]
     else:
         lines += [f"{a['family']}: {a.get('initialised_from', '')}. All weights were trained by capcheck on the "
                   "pictures below; no third-party weights.", ""]
     lines += [
              "## Training data", "",
              f"- {m['training']['data']['synthetic']['train']['count']} synthetic pictures from "
-             "`training/generate.py --strong` (seed 11): strongly randomised bottle shapes, closures, glass, "
+             f"`{m['training']['data']['synthetic']['generator'].split(' (')[0]}` (seed 11): strongly randomised "
+             "bottle shapes, closures, glass, "
              "labels, backgrounds, clutter that looks like caps or open mouths, camera tilt, light, blur, noise, "
              "JPEG 20-95.",
-             f"- {m['training']['data']['extra_train']['pictures']} pictures from "
-             f"{m['training']['data']['extra_train']['folders']} (seen {m['training']['data']['extra_train']['repeat']}"
-             " times per epoch).",
+             *([f"- {m['training']['data']['extra_train']['pictures']} pictures from "
+                f"{m['training']['data']['extra_train']['folders']} (seen "
+                f"{m['training']['data']['extra_train']['repeat']} times per epoch)."]
+               if m["training"]["data"]["extra_train"]["pictures"] else []),
              f"- Validation (model selection, calibration, threshold): {cal['fitted_on']}.", "",
              "## Test results", "",
              "| set | pictures | accuracy | ECE before / after calibration | certain | accuracy when certain | "
@@ -649,15 +718,19 @@ def model_card(m):
             lines.append(f"- `{name}`: {t['generator']}")
     lines += ["", "**Not measured on real photographs.** Photo-like path-traced renders are the closest test here.", "",
               "## Limitations", "",
-              "- Closures it knows: crown caps, screw caps, wine screw caps, foil capsules. Corks, swing tops, sports "
-              "caps, cans, jars and bottles lying down were never shown.",
+              ("- Closures it was shown: crown caps, screw caps, wine screw caps, foil capsules, corks and T-corks, "
+               "swing tops, PET screw and sports caps, jar lids. Cans and bottles lying down were never shown."
+               if "--more-kinds" in m["training"]["data"]["synthetic"]["generator"] else
+               "- Closures it knows: crown caps, screw caps, wine screw caps, foil capsules. Corks, swing tops, sports "
+               "caps, cans, jars and bottles lying down were never shown."),
               "- It answers for the centred, largest bottle; a picture without a bottle still gets an answer, usually "
               "not certain.",
               "- The top of the bottle must be visible.", "",
               "## Provenance", "",
               f"- Trained {m['trained_at']} with torch {m['torch_version']} on {m['training']['threads']} CPU threads"
               + (f"; {m['training']['seconds']['training'] / 60:.1f} min training, "
-                 f"{m['training']['seconds']['total'] / 60:.1f} min in all (features of the frozen layers included)."
+                 f"{m['training']['seconds']['total'] / 60:.1f} min in all"
+                 + (" (features of the frozen layers included)." if a["frozen_until"] else ".")
                  if m["training"].get("seconds") else "; times in training/README.md."),
               f"- Command: `{m['training']['command']}`", ""]
     return "\n".join(lines)
