@@ -33,8 +33,7 @@ REPO = os.path.dirname(HERE)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--more-kinds", action="store_true",
-                    help="the strong sets drawn with generate.py --strong --more-kinds")
+    v3data.add_style_flag(ap)
     ap.add_argument("--size", type=int, default=144)
     ap.add_argument("--workdir", default=v3data.WORKDIR)
     ap.add_argument("--v2", default=os.path.join(REPO, "models", "bottle-state", "2", "model.onnx"))
@@ -52,8 +51,7 @@ def main(argv=None):
     ap.add_argument("--skip-shipped", action="store_true", help="do not evaluate v2 as shipped at 192 px")
     ap.add_argument("--no-flip-tta", action="store_true", help="no mirrored second pass (halves the cost)")
     args = ap.parse_args(argv)
-    if args.more_kinds:
-        v3data.STRONG = 2
+    v3data.use_style(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     t_start = time.time()

@@ -63,8 +63,7 @@ def load_net(path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--more-kinds", action="store_true",
-                    help="the strong sets drawn with generate.py --strong --more-kinds")
+    v3data.add_style_flag(ap)
     ap.add_argument("--workdir", default=v3data.WORKDIR)
     ap.add_argument("--weights", help="default: WORKDIR/bottlenet_v3data.pt")
     ap.add_argument("--epochs-done", type=int, help="for the manifest: epochs behind --weights")
@@ -81,8 +80,7 @@ def main(argv=None):
                     "from random weights on training/generate.py pictures; BatchNorms re-created by train.py's "
                     "init_from_onnx)", help="for the manifest: what the fine-tuning started from")
     args = ap.parse_args(argv)
-    if args.more_kinds:
-        v3data.STRONG = 2
+    v3data.use_style(args)
     torch.set_num_threads(1)
     v2train.SIZE = args.size
     net = load_net(args.weights or os.path.join(args.workdir, "bottlenet_v3data.pt"))

@@ -127,9 +127,10 @@ def count_macs(net: nn.Module, size: int) -> int:
 def front_features(front, X: np.ndarray, workdir: str, tag: str, flip=False, block=v3data.CHUNK) -> np.ndarray:
     """Front outputs (float16 [N,C,h,w]) of uint8 pictures, cached in workdir per block of `block` pictures
     by content hash (blocks line up with v3data's chunks, so a longer training set reuses earlier work).
-    With nothing frozen (`--cut none`) the pictures are the inputs: returned as they are (uint8 NHWC)."""
+    With nothing frozen (`--cut none`) the pictures are the inputs: returned as they are (uint8 NHWC; train()
+    mirrors them itself)."""
     if isinstance(front, nn.Identity):
-        return X[:, :, ::-1] if flip else X
+        return X
     if len(X) == 0:
         return np.zeros((0,), np.float16)
     return np.concatenate([_front_block(front, X[a : a + block], workdir, tag, flip)
@@ -322,11 +323,10 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
     return history, best[3]
 
 
-def epoch_reporter(front, tail, head, args, tag):
+def epoch_reporter(front, tail, head, args, tag, evals):
     """After each epoch: keep its weights (a stopped run can be exported with --weights --epochs 0) and print
-    its accuracy on the --eval-set folders, for information only (the epoch is chosen on validation)."""
-    evals = [(spec.split("=", 1)[0], v3data.load_folder(spec.split("=", 1)[1], args.size)[:2])
-             for spec in args.eval_set]
+    its accuracy on the --eval-set folders (`evals`: [(name, (X, y))]), for information only (the epoch is
+    chosen on validation)."""
 
     def on_epoch(epoch, rec):
         torch.save(dict(tail=tail.state_dict(), head=head.state_dict(), record=rec),
@@ -372,8 +372,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=144)
     ap.add_argument("--cut", default="block_14_add",
                     help=f"last frozen layer (its output is cached); '{NO_CUT}': fine-tune every layer on the pictures")
-    ap.add_argument("--more-kinds", action="store_true",
-                    help="the strong sets drawn with generate.py --strong --more-kinds")
+    v3data.add_style_flag(ap)
     ap.add_argument("--weights", help="start from this file of a previous run (WORKDIR/mobilenet_*_epoch{N}.pt)")
     ap.add_argument("--workdir", default=v3data.WORKDIR)
     ap.add_argument("--train-count", type=int, default=None, help="synthetic training pictures (default all)")
@@ -400,8 +399,7 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "3"))
     ap.add_argument("--samples-dir", default=os.path.join(REPO, "models", "bottle-state", "samples"))
     args = ap.parse_args(argv)
-    if args.more_kinds:
-        v3data.STRONG = 2
+    v3data.use_style(args)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the dequantised weights make denormals: 5-10x slower without this
     torch.manual_seed(args.seed)
@@ -437,28 +435,31 @@ def main(argv=None):
     n_extra = sum(len(e[1]) for e in extra_tr)
     print(f"data: {len(y_tr)} synthetic train, {n_extra} extra train x{args.extra_repeat}, {len(y_va)} synthetic "
           f"val, {sum(len(e[1]) for e in extra_va)} extra val ({time.time() - t0:.0f}s)", flush=True)
+    eval_sets = [(name, v3data.load_folder(d, args.size)[:2])
+                 for name, d in (spec.split("=", 1) for spec in args.eval_set)]
     if args.features_only:  # precompute in --shard processes (blocks dealt out round-robin) while renders go on
         k, n = (int(v) for v in args.shard.split("/"))
         sets = [X_va, X_tr] + [X for X, _, _ in extra_tr + extra_va]
-        sets += [v3data.load_folder(spec.split("=", 1)[1], args.size)[0] for spec in args.eval_set]
+        sets += [X for _, (X, _) in eval_sets]
         sets.append(v3data.load_set("test_v2style", args.size, args.workdir, only_existing=True)[0])
         sets.append(v3data.load_set("test_strong", args.size, args.workdir, args.test_count, only_existing=True)[0])
         blocks = [X[a : a + v3data.CHUNK] for X in sets for a in range(0, len(X), v3data.CHUNK)]
         for g, X in enumerate(blocks):
             _front_block(front, X, args.workdir, tag, shard=(g % n == k))
         return
+    mirror_cached = args.mirror and args.cut != NO_CUT  # with --cut none, train() mirrors the pictures itself
     feats_tr = [front_features(front, X_tr, args.workdir, tag)]
-    feats_tr_flip = [front_features(front, X_tr, args.workdir, tag, flip=True)] if args.mirror else None
+    feats_tr_flip = [front_features(front, X_tr, args.workdir, tag, flip=True)] if mirror_cached else None
     ys_tr = [y_tr]
     for X, y, _ in extra_tr:
         if len(y):
             f = front_features(front, X, args.workdir, tag)
             feats_tr += [f] * args.extra_repeat
-            if args.mirror:
+            if mirror_cached:
                 feats_tr_flip += [front_features(front, X, args.workdir, tag, True)] * args.extra_repeat
             ys_tr += [y] * args.extra_repeat
     F_tr, Y_tr = np.concatenate(feats_tr), np.concatenate(ys_tr)
-    F_tr_flip = np.concatenate(feats_tr_flip) if args.mirror else None
+    F_tr_flip = np.concatenate(feats_tr_flip) if mirror_cached else None
     del feats_tr, feats_tr_flip
     F_va_parts = [front_features(front, X_va, args.workdir, tag)] + [
         front_features(front, X, args.workdir, tag) for X, y, _ in extra_va if len(y)]
@@ -470,7 +471,7 @@ def main(argv=None):
     t0 = time.time()
     if args.epochs:
         history, best_epoch = train(tail, head, F_tr, F_tr_flip, Y_tr, F_va, Y_va, args,
-                                    on_epoch=epoch_reporter(front, tail, head, args, tag))
+                                    on_epoch=epoch_reporter(front, tail, head, args, tag, eval_sets))
     else:  # export what --weights holds
         history, best_epoch = [], None
     t_train = time.time() - t0
@@ -487,11 +488,7 @@ def main(argv=None):
     # ---- tests
     tests = {}
     test_sets = [("synthetic", v3data.load_set("test_strong", args.size, args.workdir, args.test_count)[:2]),
-                 ("synthetic_v2_style", v3data.load_set("test_v2style", args.size, args.workdir)[:2])]
-    for spec in args.eval_set:
-        name, d = spec.split("=", 1)
-        X, y, _ = v3data.load_folder(d, args.size)
-        test_sets.append((name, (X, y)))
+                 ("synthetic_v2_style", v3data.load_set("test_v2style", args.size, args.workdir)[:2])] + eval_sets
     test_preds = {}
     for name, (X, y) in test_sets:
         if not len(y):

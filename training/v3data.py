@@ -50,6 +50,17 @@ def _ghash():
 STRONG = True
 
 
+def add_style_flag(ap):
+    """--more-kinds, for every script that reads the strong sets; use_style(args) applies it."""
+    ap.add_argument("--more-kinds", action="store_true",
+                    help="the strong sets drawn with generate.py --strong --more-kinds")
+
+
+def use_style(args):
+    global STRONG
+    STRONG = 2 if args.more_kinds else True
+
+
 def chunk_path(workdir, seed, start, count, size, strong):
     style = "strong2" if strong == 2 else "strong" if strong else "v2"
     return os.path.join(workdir, f"synth_{style}_s{seed}_i{start}_n{count}_{size}_{_ghash()}.npz")
@@ -135,8 +146,7 @@ def load_folder(root, size):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--more-kinds", action="store_true",
-                    help="the strong sets drawn with generate.py --strong --more-kinds")
+    add_style_flag(ap)
     ap.add_argument("--size", type=int, default=144)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workdir", default=WORKDIR)
@@ -144,9 +154,7 @@ def main(argv=None):
     ap.add_argument("--train-count", type=int, help="render only the first N training pictures")
     ap.add_argument("--val-count", type=int, help="render only the first N validation pictures")
     args = ap.parse_args(argv)
-    if args.more_kinds:
-        global STRONG
-        STRONG = 2
+    use_style(args)
     counts = {k: v for k, v in (("train", args.train_count), ("val", args.val_count)) if v}
     render(args.sets.split(","), args.size, args.workdir, args.workers, counts)
 
