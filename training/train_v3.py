@@ -267,6 +267,31 @@ def softmax(z, t=1.0):
     return e / e.sum(1, keepdims=True)
 
 
+def photometric(xb: torch.Tensor, gen: np.random.Generator) -> torch.Tensor:
+    """Camera-like changes to a batch of pictures (N,3,H,W in 0..1), each drawn per picture: brightness,
+    contrast and saturation by up to +-30 %, and for a fifth of them a slight blur, for another fifth sensor
+    noise. The generators already vary light and colour; this varies them once more per epoch, so the
+    --extra-repeat copies of a render are not the same picture over and over."""
+    n = xb.shape[0]
+
+    def draw(lo, hi):
+        return torch.from_numpy(gen.uniform(lo, hi, (n, 1, 1, 1)).astype(np.float32))
+
+    grey = xb.mul(torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    xb = grey + (xb - grey) * draw(0.7, 1.3)  # saturation
+    mean = grey.mean((2, 3), keepdim=True)
+    xb = (mean + (xb - mean) * draw(0.7, 1.3)) * draw(0.7, 1.3)  # contrast, then brightness
+    blur = torch.from_numpy(gen.random(n) < 0.2)
+    if blur.any():
+        kernel = torch.tensor([0.25, 0.5, 0.25])
+        kernel = (kernel[:, None] * kernel[None, :]).expand(3, 1, 3, 3).contiguous()
+        xb[blur] = F.conv2d(F.pad(xb[blur], (1, 1, 1, 1), mode="replicate"), kernel, groups=3)
+    noisy = torch.from_numpy(gen.random(n) < 0.2)
+    if noisy.any():
+        xb[noisy] += torch.randn_like(xb[noisy]) * draw(0.0, 0.04)[noisy]
+    return xb.clamp(0.0, 1.0)
+
+
 def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
     params = [{"params": tail.parameters(), "lr": args.lr_tail}, {"params": head.parameters(), "lr": args.lr}]
     opt = torch.optim.AdamW(params, weight_decay=args.weight_decay)
@@ -289,6 +314,8 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
             if pictures:
                 xb = as_input(F_tr[idx])
                 xb = torch.where(torch.from_numpy(flips[idx])[:, None, None, None], xb.flip(3), xb)
+                if args.photometric:
+                    xb = photometric(xb, gen)
             else:
                 fb = F_tr[idx] if F_tr_flip is None else np.where(flips[idx, None, None, None], F_tr_flip[idx], F_tr[idx])
                 xb = as_input(fb)
@@ -382,9 +409,12 @@ def main(argv=None):
     ap.add_argument("--extra-train", action="append", default=[], help="folder with closed/ and open/ (repeatable)")
     ap.add_argument("--extra-repeat", type=int, default=3, help="times each --extra-train picture is seen per epoch")
     ap.add_argument("--extra-val", action="append", default=[], help="validation folder (repeatable)")
+    ap.add_argument("--extra-generator", help="what rendered the --extra-train and --extra-val folders (for the card)")
     ap.add_argument("--eval-set", action="append", default=[], help="NAME=DIR reported apart (repeatable)")
     ap.add_argument("--eval-generator", action="append", default=[], help="NAME=TEXT: what rendered eval set NAME")
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--photometric", action="store_true",
+                    help="with --cut none: random brightness, contrast, saturation, blur and noise (photometric())")
     ap.add_argument("--mirror", action="store_true", help="also cache mirrored pictures' features (augmentation)")
     ap.add_argument("--shard", default="0/1", help="with --features-only: k/n, this process's share of the blocks")
     ap.add_argument("--features-only", action="store_true", help="cache the frozen layers' outputs, then stop")
@@ -397,7 +427,6 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads; keep 1: the denormal flush applies to the calling thread only")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "3"))
-    ap.add_argument("--samples-dir", default=os.path.join(REPO, "models", "bottle-state", "samples"))
     args = ap.parse_args(argv)
     v3data.use_style(args)
     torch.set_num_threads(args.threads)
@@ -578,8 +607,8 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
                       "negative log-likelihood; logits divided by it before the softmax, inside the graph)",
             "temperature": round(T, 4),
             "fitted_on": f"validation: {n_val} synthetic (seed 12)"
-                         + (f" + {sum(len(e[1]) for e in extra_va)} pictures from {args.extra_val}" if args.extra_val
-                            else ""),
+                         + (f" + {sum(len(e[1]) for e in extra_va)} pictures from {', '.join(args.extra_val)}"
+                            if args.extra_val else ""),
             "ece_bins": ECE_BINS,
             "ece": {"validation": val_metrics["ece"],
                     **{("test_" + k if k.startswith("synthetic") else k): v["ece"] for k, v in tests.items()}},
@@ -624,13 +653,17 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
                               "train": {"seed": v3data.SETS["train"][0], "count": n_train},
                               "validation": {"seed": v3data.SETS["val"][0], "count": n_val},
                               "test": {"seed": 2, "count": tests.get("synthetic", {}).get("count")}},
-                "extra_train": {"folders": args.extra_train, "pictures": n_extra, "repeat": args.extra_repeat},
+                "extra_train": {"folders": args.extra_train, "pictures": n_extra, "repeat": args.extra_repeat,
+                                "generator": args.extra_generator},
                 "extra_validation": {"folders": args.extra_val, "pictures": sum(len(e[1]) for e in extra_va)},
             },
             "epochs": args.epochs, "best_epoch": best_epoch, "batch": args.batch, "optimizer": "AdamW",
             "lr_head": args.lr, "lr_backbone": args.lr_tail, "schedule": "one-cycle",
             "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
-            "augmentation": ("left-right mirror of half the pictures, drawn anew each epoch; " if args.cut == NO_CUT
+            "augmentation": ("left-right mirror of half the pictures, drawn anew each epoch; "
+                             + ("brightness, contrast and saturation by up to 30 %, a slight blur (1 in 5) and "
+                                "sensor noise (1 in 5), per picture and epoch; " if args.photometric else "")
+                             if args.cut == NO_CUT
                              else ("left-right mirror (features of both cached), " if args.mirror else "")
                              + f"channel dropout on the cached features ({args.feature_dropout}); ")
                             + "everything else is the generator's (and the renders') own randomisation",
@@ -650,6 +683,18 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
 
 def generator_flags():
     return "--strong --more-kinds" if v3data.STRONG == 2 else "--strong"
+
+
+def extra_train_line(extra):
+    source = f"`{extra['generator']}` ({', '.join(extra['folders'])})" if extra.get("generator") \
+        else ", ".join(extra["folders"])
+    return f"- {extra['pictures']} pictures from {source}, each seen {extra['repeat']} times per epoch."
+
+
+def weight_average_line(avg):
+    runs = "; ".join(f"`{r['sha256'][:12]}` (trained {r['trained_at']}: `{r['command']}`)" for r in avg["models"])
+    return (f"- Weights: {avg['method']} (`{avg['command']}`), over {len(avg['models'])} models: {runs}. The "
+            "figures above are the averaged model's; the command above made the last of them.")
 
 
 def model_card(m):
@@ -694,9 +739,7 @@ def model_card(m):
              "bottle shapes, closures, glass, "
              "labels, backgrounds, clutter that looks like caps or open mouths, camera tilt, light, blur, noise, "
              "JPEG 20-95.",
-             *([f"- {m['training']['data']['extra_train']['pictures']} pictures from "
-                f"{m['training']['data']['extra_train']['folders']} (seen "
-                f"{m['training']['data']['extra_train']['repeat']} times per epoch)."]
+             *([extra_train_line(m["training"]["data"]["extra_train"])]
                if m["training"]["data"]["extra_train"]["pictures"] else []),
              f"- Validation (model selection, calibration, threshold): {cal['fitted_on']}.", "",
              "## Test results", "",
@@ -729,7 +772,9 @@ def model_card(m):
                  f"{m['training']['seconds']['total'] / 60:.1f} min in all"
                  + (" (features of the frozen layers included)." if a["frozen_until"] else ".")
                  if m["training"].get("seconds") else "; times in training/README.md."),
-              f"- Command: `{m['training']['command']}`", ""]
+              f"- Command: `{m['training']['command']}`",
+              *([weight_average_line(m["training"]["weight_average"])] if m["training"].get("weight_average") else []),
+              ""]
     return "\n".join(lines)
 
 
