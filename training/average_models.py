@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -117,8 +118,7 @@ def main(argv=None):
     data = open(path, "rb").read()
     m = base
     m.update(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), certainty_threshold=threshold,
-             validation_metrics=val_metrics, test_metrics=tests,
-             trained_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+             validation_metrics=val_metrics, test_metrics=tests)
     cal = m["calibration"]
     cal["temperature"] = round(T, 4)
     cal["fitted_on"] = (f"validation: {args.val_count} synthetic (seed {v3data.SETS['val'][0]})"
@@ -134,7 +134,8 @@ def main(argv=None):
                   "certainty threshold chosen again on the validation pictures",
         "models": [{"sha256": (mm := json.load(open(os.path.join(d, "manifest.json"))))["sha256"],
                     "trained_at": mm.get("trained_at"), "command": mm["training"]["command"]} for d in args.models],
-        "command": "python3 training/average_models.py " + " ".join(sys.argv[1:]),
+        "command": "python3 training/average_models.py " + shlex.join(sys.argv[1:]),
+        "averaged_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(m, f, indent=2)

@@ -693,8 +693,8 @@ def extra_train_line(extra):
 
 def weight_average_line(avg):
     runs = "; ".join(f"`{r['sha256'][:12]}` (trained {r['trained_at']}: `{r['command']}`)" for r in avg["models"])
-    return (f"- Weights: {avg['method']} (`{avg['command']}`), over {len(avg['models'])} models: {runs}. The "
-            "figures above are the averaged model's; the command above made the last of them.")
+    return (f"- Weights: {avg['method']} (`{avg['command']}`, {avg['averaged_at']}), over {len(avg['models'])} "
+            f"models: {runs}. The figures above are the averaged model's; the command above made the last of them.")
 
 
 def model_card(m):
