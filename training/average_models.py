@@ -62,12 +62,6 @@ def log_probabilities(model_path: str, X: np.ndarray, workdir: str, size: int) -
     return np.log(np.clip(p, 1e-12, 1.0))
 
 
-def scored(y, logp, T, threshold):
-    m = train_v3.metrics(y, train_v3.softmax(logp, T), threshold)
-    m["ece_uncalibrated"] = round(train_v3.ece(y, train_v3.softmax(logp)), 4)
-    return m
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", required=True, help="model folders (manifest.json + model.onnx)")
@@ -97,7 +91,7 @@ def main(argv=None):
     T = train_v3.fit_temperature(logp.astype(np.float32), y_va)
     threshold = train_v3.choose_threshold(y_va, train_v3.softmax(logp, T))
     print(f"temperature {T:.4f}, certainty threshold {threshold}", flush=True)
-    val_metrics = scored(y_va, logp, T, threshold)
+    val_metrics = train_v3.scored(y_va, logp, T, threshold)
 
     test_sets = [("synthetic", v3data.load_set("test_strong", args.size, args.workdir, args.test_count)[:2]),
                  ("synthetic_v2_style", v3data.load_set("test_v2style", args.size, args.workdir)[:2])]
@@ -106,7 +100,7 @@ def main(argv=None):
     base = json.load(open(os.path.join(args.base, "manifest.json")))
     tests = {}
     for name, (X, y) in test_sets:
-        tests[name] = scored(y, log_probabilities(path, X, args.workdir, args.size), T, threshold)
+        tests[name] = train_v3.scored(y, log_probabilities(path, X, args.workdir, args.size), T, threshold)
         if base["test_metrics"].get(name, {}).get("generator"):
             tests[name]["generator"] = base["test_metrics"][name]["generator"]
         print(f"test {name}: acc {tests[name]['accuracy']} ece {tests[name]['ece']} certain "
@@ -119,15 +113,8 @@ def main(argv=None):
     m = base
     m.update(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), certainty_threshold=threshold,
              validation_metrics=val_metrics, test_metrics=tests)
-    cal = m["calibration"]
-    cal["temperature"] = round(T, 4)
-    cal["fitted_on"] = (f"validation: {args.val_count} synthetic (seed {v3data.SETS['val'][0]})"
-                        + "".join(f" + {len(y)} pictures from {d}" for d, (_, y, _) in zip(args.extra_val, extra)))
-    cal["ece"] = {"validation": val_metrics["ece"],
-                  **{("test_" + k if k.startswith("synthetic") else k): v["ece"] for k, v in tests.items()}}
-    cal["ece_uncalibrated"] = {"validation": val_metrics["ece_uncalibrated"],
-                               **{("test_" + k if k.startswith("synthetic") else k): v["ece_uncalibrated"]
-                                  for k, v in tests.items()}}
+    m["calibration"].update(train_v3.calibration_record(
+        T, val_metrics, tests, args.val_count, [(d, len(y)) for d, (_, y, _) in zip(args.extra_val, extra)]))
     m["verification"] = {"onnx_checker": "passed", "scored_with": "onnxruntime-node (training/score_onnx.mjs)"}
     m["training"]["weight_average"] = {
         "method": "every initializer the mean of the models' (a uniform model soup); temperature refitted and "

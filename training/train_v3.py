@@ -211,6 +211,27 @@ def certainty(y, probs, threshold):
                 wrong_and_certain=int((certain & ~right).sum()))
 
 
+def scored(y, logits, T, threshold):
+    """metrics() of the calibrated probabilities, with the expected calibration error before calibration."""
+    m = metrics(y, softmax(logits, T), threshold)
+    m["ece_uncalibrated"] = round(ece(y, softmax(logits)), 4)
+    return m
+
+
+def calibration_record(T, val_metrics, tests, n_val, extra_val):
+    """The manifest's figures of a calibration: the temperature, what it was fitted on, and the ECE of every
+    set before and after. extra_val: [(folder, pictures)] that joined the synthetic validation pictures."""
+
+    def per_set(key):
+        return {"validation": val_metrics[key],
+                **{("test_" + k if k.startswith("synthetic") else k): v[key] for k, v in tests.items()}}
+
+    return {"temperature": round(T, 4),
+            "fitted_on": f"validation: {n_val} synthetic (seed {v3data.SETS['val'][0]})"
+                         + "".join(f" + {n} pictures from {d}" for d, n in extra_val),
+            "ece_bins": ECE_BINS, "ece": per_set("ece"), "ece_uncalibrated": per_set("ece_uncalibrated")}
+
+
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """Temperature minimising validation NLL (1-D search on log T; convex in 1/T)."""
     lt = torch.from_numpy(logits).double()
@@ -508,11 +529,9 @@ def main(argv=None):
     # ---- calibrate on validation
     lv = logits_of(tail, head, F_va)
     T = fit_temperature(lv, Y_va)
-    pv_raw, pv = softmax(lv), softmax(lv, T)
-    threshold = choose_threshold(Y_va, pv)
+    threshold = choose_threshold(Y_va, softmax(lv, T))
     print(f"temperature {T:.3f}, certainty threshold {threshold}", flush=True)
-    val_metrics = metrics(Y_va, pv, threshold)
-    val_metrics["ece_uncalibrated"] = round(ece(Y_va, pv_raw), 4)
+    val_metrics = scored(Y_va, lv, T, threshold)
 
     # ---- tests
     tests = {}
@@ -523,11 +542,9 @@ def main(argv=None):
         if not len(y):
             continue
         lt = logits_of(tail, head, front_features(front, X, args.workdir, tag))
-        p = softmax(lt, T)
-        m = metrics(y, p, threshold)
-        m["ece_uncalibrated"] = round(ece(y, softmax(lt)), 4)
+        m = scored(y, lt, T, threshold)
         tests[name] = m
-        test_preds[name] = (X, y, p)
+        test_preds[name] = (X, y, softmax(lt, T))
         print(f"test {name}: acc {m['accuracy']} ece {m['ece_uncalibrated']} -> {m['ece']} certain "
               f"{m['certain_fraction']} wrong&certain {m['wrong_and_certain_fraction']}", flush=True)
 
@@ -605,16 +622,8 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
         "calibration": {
             "method": "temperature scaling (one temperature fitted on the validation set by minimising the "
                       "negative log-likelihood; logits divided by it before the softmax, inside the graph)",
-            "temperature": round(T, 4),
-            "fitted_on": f"validation: {n_val} synthetic (seed 12)"
-                         + (f" + {sum(len(e[1]) for e in extra_va)} pictures from {', '.join(args.extra_val)}"
-                            if args.extra_val else ""),
-            "ece_bins": ECE_BINS,
-            "ece": {"validation": val_metrics["ece"],
-                    **{("test_" + k if k.startswith("synthetic") else k): v["ece"] for k, v in tests.items()}},
-            "ece_uncalibrated": {"validation": val_metrics["ece_uncalibrated"],
-                                 **{("test_" + k if k.startswith("synthetic") else k): v["ece_uncalibrated"]
-                                    for k, v in tests.items()}},
+            **calibration_record(T, val_metrics, tests, n_val,
+                                 [(d, len(e[1])) for d, e in zip(args.extra_val, extra_va)]),
             "threshold_rule": f"on validation, minimise {WRONG_CERTAIN_COST} x (wrong and certain) + (right but "
                               "not certain) over thresholds 0.8..0.9995",
         },
