@@ -33,13 +33,16 @@ RUN pnpm install --frozen-lockfile --offline \
 # One self-contained folder per service: its dist, and its production dependencies only (workspace
 # packages such as @capcheck/shared are copied in, not linked). inject-workspace-packages lets
 # pnpm 10 deploy from the shared lockfile instead of resolving again. onnxruntime-node ships every
-# platform's library (~290 MB); a Linux image keeps Linux's (~70 MB).
+# platform's library (~290 MB); a Linux image keeps Linux's (~70 MB). koffi (28 MB) and libjpeg-turbo
+# (8 MB) likewise.
 RUN for s in users images inference; do \
       pnpm --config.inject-workspace-packages=true --filter "@capcheck/$s" deploy --prod --offline "/out/$s" \
       && rm -rf "/out/$s/src" "/out/$s/test" "/out/$s/tsconfig.json" "/out/$s/tsconfig.tsbuildinfo"; \
     done \
  && rm -rf /out/inference/node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v*/win32 \
            /out/inference/node_modules/.pnpm/onnxruntime-node@*/node_modules/onnxruntime-node/bin/napi-v*/darwin \
+           /out/inference/node_modules/.pnpm/koffi@*/node_modules/koffi/build/koffi/[dfow]* \
+           /out/inference/node_modules/.pnpm/@julusian+jpeg-turbo@*/node_modules/@julusian/jpeg-turbo/prebuilds/*-[dw]* \
  && mkdir -p /out/adapted-models
 
 FROM build AS web-build

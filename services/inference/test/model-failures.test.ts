@@ -90,3 +90,12 @@ test('an invalid manifest is named with the field at fault', async () => {
   writeFileSync(manifestPath, JSON.stringify({ ...manifest, labels: ['only-one'] }));
   await expectBrokenButAlive(dir, /manifest is invalid: .*manifest\.json: labels/);
 });
+
+test('a resize recipe that cannot do what the manifest asks is named', async () => {
+  const { dir, served } = modelDirCopy();
+  const manifestPath = join(served, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  const input = { ...manifest.input, resize: { ...manifest.input.resize, recipe: 'jpeg-scaled-area', fit: 'cover' } };
+  writeFileSync(manifestPath, JSON.stringify({ ...manifest, input }));
+  await expectBrokenButAlive(dir, /manifest\.json: the jpeg-scaled-area recipe only letterboxes/);
+});

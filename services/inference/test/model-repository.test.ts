@@ -10,14 +10,14 @@ const tempDir = () => mkdtempSync(join(tmpdir(), 'capcheck-adapted-'));
 test('versions are listed from both folders, newest first; the next version is one more than the largest', async () => {
   const adapted = tempDir();
   const folders = { shipped: bundledModels, adapted };
-  expect(await listVersions(folders, modelName)).toEqual(['3', '2', '1']);
-  expect(await nextVersion(folders, modelName)).toBe('4');
-  addModelVersion(adapted, '4');
+  expect(await listVersions(folders, modelName)).toEqual(['4', '3', '2', '1']);
+  expect(await nextVersion(folders, modelName)).toBe('5');
+  addModelVersion(adapted, '5');
   addModelVersion(adapted, '10');
   addModelVersion(adapted, 'experiment-a'); // not a number: listed, never counted for the next one
-  expect(await listVersions(folders, modelName)).toEqual(['experiment-a', '10', '4', '3', '2', '1']);
+  expect(await listVersions(folders, modelName)).toEqual(['experiment-a', '10', '5', '4', '3', '2', '1']);
   expect(await nextVersion(folders, modelName)).toBe('11');
-  // Shipped 3 is a candidate ("candidate": true): the default is the newest shipped version that is not.
+  // Shipped 3 and 4 are candidates ("candidate": true): the default is the newest shipped version that is not.
   expect(await latestVersion({ shipped: bundledModels, adapted: tempDir() }, modelName)).toBe('2');
   const manifest = await readVersionManifest(folders, modelName, '10');
   expect([manifest.version, manifest.modelPath]).toEqual(['10', join(adapted, modelName, '10', 'model.onnx')]);

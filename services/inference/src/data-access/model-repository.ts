@@ -22,6 +22,7 @@ const manifestSchema = z.object({
       height: z.number().int().positive(),
       fit: z.enum(['contain', 'cover', 'fill']),
       background: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+      recipe: z.enum(['sharp-lanczos3', 'jpeg-scaled-area']).default('sharp-lanczos3'),
     }),
   }),
   output: z.object({ name: z.string().min(1) }),
@@ -73,6 +74,11 @@ export async function readModelManifest(modelDir: string, name: string, version:
   const [, height, width] = parsed.input.shape;
   if (parsed.input.resize.width !== width || parsed.input.resize.height !== height) {
     throw new ModelLoadError(`model manifest ${manifestPath}: resize does not match the input shape`);
+  }
+  if (parsed.input.resize.recipe === 'jpeg-scaled-area' && parsed.input.resize.fit !== 'contain') {
+    throw new ModelLoadError(
+      `model manifest ${manifestPath}: the jpeg-scaled-area recipe only letterboxes (fit 'contain')`,
+    );
   }
   return {
     name: parsed.name,

@@ -1,6 +1,9 @@
 import sharp from 'sharp';
 import { AppError } from '@capcheck/shared';
 import type { ModelManifest } from '../domain/ports';
+import { areaLetterbox, containedSize, orient, type RgbImage } from './area-letterbox';
+import { isJpeg, readJpegMarkers } from './jpeg-markers';
+import { decodeJpegScaled, jpegHeader } from './turbojpeg';
 
 // sharp keeps recent operations in a cache (50 MB, 100 items by default) so that the same input asked
 // again is cheaper. Predictions never ask twice (verdicts are cached by sha256 instead), so for them
@@ -8,29 +11,88 @@ import type { ModelManifest } from '../domain/ports';
 sharp.cache(false);
 
 /**
- * Bytes → the model's input, exactly as the training code prepared its pictures (see the manifest):
- * EXIF orientation applied, alpha flattened onto white, sRGB, resized with the manifest's fit and
- * background, raw RGB bytes. The same decode limits as the images service.
+ * Bytes → the model's input, exactly as the manifest's recipe says (EXIF orientation applied, alpha
+ * flattened onto white, sRGB, resized with the manifest's fit and background, raw RGB bytes). The same
+ * decode limits as the images service; a picture that cannot be read is a 422.
  */
 export async function preprocess(bytes: Buffer, model: ModelManifest, maxPixels: number): Promise<Uint8Array> {
-  const { width, height, fit, background } = model.resize;
   try {
-    const pixels = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .resize(width, height, {
-        fit,
-        position: 'centre',
-        background: { r: background[0], g: background[1], b: background[2] },
-      })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer();
+    const pixels =
+      model.resize.recipe === 'jpeg-scaled-area'
+        ? await jpegScaledArea(bytes, model, maxPixels)
+        : await sharpLanczos3(bytes, model, maxPixels);
+    const { width, height } = model.resize;
     if (pixels.length !== width * height * 3) throw new Error('unexpected channel count');
-    return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length);
+    return pixels;
   } catch (err) {
     // The client hears only that the bytes cannot be read; the logs keep why.
     throw new AppError('unprocessable', 'corrupt_image', 'the image cannot be decoded', { cause: err });
   }
+}
+
+/** v1 to v3: sharp decodes (JPEG shrink-on-load included) and letterboxes with Lanczos3. */
+async function sharpLanczos3(bytes: Buffer, model: ModelManifest, maxPixels: number): Promise<Uint8Array> {
+  const { width, height, fit, background } = model.resize;
+  const pixels = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .resize(width, height, {
+      fit,
+      position: 'centre',
+      background: { r: background[0], g: background[1], b: background[2] },
+    })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer();
+  return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length);
+}
+
+/**
+ * A JPEG in sRGB (no ICC profile, not CMYK) is decoded by libjpeg-turbo at the smallest k/8 of its size
+ * that still covers the letterboxed size, then oriented and letterboxed with the area filter. Any other
+ * picture is decoded whole by sharp (orientation, alpha onto white and the ICC profile applied), then
+ * letterboxed the same way.
+ */
+async function jpegScaledArea(bytes: Buffer, model: ModelManifest, maxPixels: number): Promise<Uint8Array> {
+  const box = model.resize;
+  if (isJpeg(bytes)) {
+    const header = jpegHeader(bytes);
+    if (header.width * header.height > maxPixels)
+      throw new Error(`${header.width}×${header.height} is over the pixel limit`);
+    const markers = readJpegMarkers(bytes);
+    if (header.rgb && !markers.hasIccProfile) {
+      const turned = markers.orientation >= 5;
+      const shown = containedSize(
+        turned ? header.height : header.width,
+        turned ? header.width : header.height,
+        box.width,
+        box.height,
+      );
+      const [needWidth, needHeight] = turned ? [shown.height, shown.width] : [shown.width, shown.height];
+      let eighths = 1;
+      while (
+        eighths < 8 &&
+        (Math.ceil((header.width * eighths) / 8) < needWidth || Math.ceil((header.height * eighths) / 8) < needHeight)
+      ) {
+        eighths++;
+      }
+      const decoded = await decodeJpegScaled(bytes, header, eighths);
+      return areaLetterbox(orient(decoded, markers.orientation), shown, box);
+    }
+  }
+  const decoded = await sharpWhole(bytes, maxPixels);
+  return areaLetterbox(decoded, containedSize(decoded.width, decoded.height, box.width, box.height), box);
+}
+
+async function sharpWhole(bytes: Buffer, maxPixels: number): Promise<RgbImage> {
+  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`${info.channels} channels after conversion to sRGB`);
+  return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }

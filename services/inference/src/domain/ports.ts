@@ -277,11 +277,24 @@ export interface ModelManifest {
   embedding: { name: string; size: number } | null;
   /** Height, width, channels of one input image. */
   inputShape: [number, number, 3];
-  resize: { width: number; height: number; fit: 'contain' | 'cover' | 'fill'; background: [number, number, number] };
+  resize: {
+    width: number;
+    height: number;
+    fit: 'contain' | 'cover' | 'fill';
+    background: [number, number, number];
+    /**
+     * How pictures become the input: `sharp-lanczos3` (v1 to v3: sharp decodes and resizes with Lanczos3)
+     * or `jpeg-scaled-area` (libjpeg-turbo decodes a JPEG already shrunk in the DCT, then an area-filter
+     * letterbox; `contain` only). Two recipes give different pixels, so a recipe belongs to a model version.
+     */
+    recipe: ResizeRecipe;
+  };
   testMetrics: Record<string, unknown>;
   /** Absolute path of the ONNX file, checked against the manifest's sha256. */
   modelPath: string;
 }
+
+export type ResizeRecipe = 'sharp-lanczos3' | 'jpeg-scaled-area';
 
 /** Where the model is: still loading, serving (on so many workers), or broken. */
 export type ModelState =
