@@ -1,7 +1,7 @@
 // pnpm bench:parts — where a picture's CPU goes, capcheck's parts against the peer's, on the same
 // 640×480 JPEGs (bench/pictures.mjs) and the same model: CPU time (user + system, every thread) per
 // picture, which a busy machine disturbs far less than wall time. Then the split of the two cores:
-// sharp + the worker pool with at most 1, 2, 4 or 16 pictures decoding at once.
+// preprocess() + the worker pool with at most 1, 2, 4 or 16 pictures decoding at once.
 //
 // Settings: PEER_PYTHON (the peer's Python, for its OpenCV + onnxruntime parts), BENCH_PICTURES (300).
 import { spawnSync } from 'node:child_process';
@@ -43,10 +43,10 @@ const line = (title, r) =>
 console.log(
   `where a picture's CPU goes — ${count} pictures, model bottle-state/${manifest.version} (${width}×${height})`,
 );
-console.log('capcheck (node, sharp, onnxruntime-node, 1 thread), per picture:');
+console.log('capcheck (node, onnxruntime-node, 1 thread), per picture:');
 const pixels = [];
 line(
-  'sharp: decode + letterbox (the manifest recipe)',
+  `decode + letterbox (${manifest.resize.recipe}, the manifest's recipe)`,
   await cpuPer(count, async () => {
     for (const p of pictures) pixels.push(await inference.preprocess(p, manifest, 40e6));
   }),
@@ -106,7 +106,7 @@ if (peer.status === 0) {
 }
 
 console.log(
-  `the split of the cores: sharp + worker pool (${availableParallelism()} workers), 16 in flight, per picture:`,
+  `the split of the cores: decode + worker pool (${availableParallelism()} workers), 16 in flight, per picture:`,
 );
 const pool = await benchPool(inference, manifest);
 for (const limit of [1, 2, 4, 16]) {

@@ -3,7 +3,7 @@
 // number of clients, phases alternating between the two so that a busy machine weighs on both alike.
 // Each round: capcheck GET /predict/:id uncached, the peer's GET /predict/<name>, capcheck POST
 // /predict, the peer's POST /predict, one client's 32-picture batches against its single POSTs, then
-// the bare limit (sharp decode + letterbox + the worker pool, in this process, no HTTP). Ratios are
+// the bare limit (decode + letterbox as the manifest says + the worker pool, in this process, no HTTP). Ratios are
 // capcheck / peer. Each line also gives the CPU the server spent per picture (every thread and child
 // process), the figure a busy machine disturbs least.
 //
@@ -115,7 +115,7 @@ async function uploadAll(token, round) {
   return ids;
 }
 
-/** The bare limit: what sharp + the worker pool do with these pictures, 16 in flight, no HTTP. */
+/** The bare limit: what preprocess() + the worker pool do with these pictures, 16 in flight, no HTTP. */
 async function bareLimit(pool) {
   let next = 0;
   const started = process.hrtime.bigint();
@@ -274,7 +274,7 @@ try {
       keep('capBatch', perPicture);
     }
     const bare = await bareLimit(pool);
-    line('bare: sharp + worker pool, no HTTP', bare);
+    line('bare: decode + worker pool, no HTTP', bare);
     keep('bare', bare);
   }
   await pool.close();
@@ -304,7 +304,7 @@ try {
     ['peerPost', 'peer POST /predict'],
     ['capSolo', 'capcheck POST /predict, 1 client'],
     ['capBatch', `capcheck POST /predict/batch (${batchSize}), 1 client`],
-    ['bare', 'bare limit (sharp + pool)'],
+    ['bare', 'bare limit (decode + pool)'],
   ]) {
     const s = spread(key);
     if (s)

@@ -11,7 +11,7 @@ import type {
 } from '../domain/ports';
 import { createInferencePool, type InferencePool, type PoolTelemetry } from './inference-pool';
 import { latestVersion, readVersionManifest, versionExists, type ModelFolders } from './model-repository';
-import { preprocess } from './preprocess';
+import { prepareRecipe, preprocess } from './preprocess';
 
 /** The pools' telemetry, and which versions this replica serves. */
 export interface RuntimeTelemetry extends PoolTelemetry {
@@ -229,6 +229,7 @@ export class ModelRuntime implements ModelProvider, ModelVersions {
   private async load(role: Role, version: string): Promise<ServedVersion> {
     const { folders, name, telemetry } = this.options;
     const manifest = await readVersionManifest(folders, name, version);
+    prepareRecipe(manifest);
     const pool = await createInferencePool({
       model: manifest,
       workers: role === 'current' ? this.options.workers : this.options.candidateWorkers,

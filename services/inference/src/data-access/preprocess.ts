@@ -3,7 +3,8 @@ import { AppError } from '@capcheck/shared';
 import type { ModelManifest } from '../domain/ports';
 import { areaLetterbox, containedSize, orient, type RgbImage } from './area-letterbox';
 import { isJpeg, readJpegMarkers } from './jpeg-markers';
-import { decodeJpegScaled, jpegHeader } from './turbojpeg';
+import { ModelLoadError } from './model-repository';
+import { decodeJpegScaled, jpegHeader, loadTurboJpeg } from './turbojpeg';
 
 // sharp keeps recent operations in a cache (50 MB, 100 items by default) so that the same input asked
 // again is cheaper. Predictions never ask twice (verdicts are cached by sha256 instead), so for them
@@ -27,6 +28,22 @@ export async function preprocess(bytes: Buffer, model: ModelManifest, maxPixels:
   } catch (err) {
     // The client hears only that the bytes cannot be read; the logs keep why.
     throw new AppError('unprocessable', 'corrupt_image', 'the image cannot be decoded', { cause: err });
+  }
+}
+
+/**
+ * Loads what the manifest's recipe needs, so that a library that cannot load stops the model from
+ * loading (readiness names it) instead of failing every picture.
+ */
+export function prepareRecipe(model: ModelManifest): void {
+  if (model.resize.recipe !== 'jpeg-scaled-area') return;
+  try {
+    loadTurboJpeg();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ModelLoadError(`${model.name}/${model.version}'s jpeg-scaled-area recipe: libjpeg-turbo: ${reason}`, {
+      cause: err,
+    });
   }
 }
 

@@ -5,13 +5,17 @@ import koffi from 'koffi';
  * libjpeg-turbo's TurboJPEG API, called directly (koffi) for the `jpeg-scaled-area` recipe: it
  * decodes a JPEG at 1/8, 2/8 … 8/8 of its size in the DCT, so a 640×480 picture for a 158 px model
  * costs ~0.6 ms instead of sharp's 5 ms (most of which is libvips' per-picture pipeline, not the
- * decoder). The library is the one `@julusian/jpeg-turbo` ships prebuilt for each platform; its own
- * bindings cannot scale, so only its shared library is used.
+ * decoder). The library is the one `@julusian/jpeg-turbo` ships prebuilt for Linux (glibc and musl);
+ * its own bindings cannot scale, so only its shared library is used.
  */
 const libraryPath = (): string => {
+  if (process.platform !== 'linux') {
+    throw new Error(`libjpeg-turbo ships prebuilt for Linux only, not for ${process.platform}`);
+  }
+  const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
+  const libc = report.header?.glibcVersionRuntime ? '' : '-musl';
   const packageDir = dirname(require.resolve('@julusian/jpeg-turbo/package.json'));
-  const file = { darwin: 'libturbojpeg.0.dylib', win32: 'turbojpeg.dll' }[process.platform as string];
-  return join(packageDir, 'prebuilds', `jpeg-turbo-${process.platform}-${process.arch}`, file ?? 'libturbojpeg.so.0');
+  return join(packageDir, 'prebuilds', `jpeg-turbo-linux-${process.arch}${libc}`, 'libturbojpeg.so.0');
 };
 
 const TJPF_RGB = 0;
@@ -63,6 +67,9 @@ const turbo = (): TurboJpeg => {
   };
   return loaded;
 };
+
+/** Loads the library now (it is otherwise loaded on the first picture); throws if it cannot. */
+export const loadTurboJpeg = (): void => void turbo();
 
 /** This thread's decompressor for calls on it: a handle keeps state between calls and is not shared. */
 let handle: unknown;
