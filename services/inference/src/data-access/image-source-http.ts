@@ -6,6 +6,7 @@ import {
   type ImageFormat,
   type ImageId,
 } from '@capcheck/shared';
+import { Agent, FormData, request, type Dispatcher } from 'undici';
 import type { DescribedImage, ImageSource, SourcedImage } from '../domain/ports';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
@@ -16,9 +17,17 @@ const refusals: Record<number, ErrorKind> = {
   422: 'unprocessable',
 };
 
+/** An answer of the images service: status, headers, and the body not read yet. */
+type Answer = Dispatcher.ResponseData;
+
+const header = (res: Answer, name: string): string | undefined => {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
 /** The images service's own words for a picture it will not take (415, 413, 422, 400). */
-async function refusalOf(res: Response, kind: ErrorKind): Promise<AppError> {
-  const body = (await res.json().catch(() => ({}))) as { error?: { code?: unknown; message?: unknown } };
+async function refusalOf(res: Answer, kind: ErrorKind): Promise<AppError> {
+  const body = (await res.body.json().catch(() => ({}))) as { error?: { code?: unknown; message?: unknown } };
   const { code, message } = body.error ?? {};
   return new AppError(
     kind,
@@ -30,6 +39,8 @@ async function refusalOf(res: Response, kind: ErrorKind): Promise<AppError> {
 /**
  * Reads through the images service's public API with the caller's own Bearer token: no internal
  * credentials exist that could read someone else's image. The ETag is the sha256 of the bytes.
+ * undici's `request` rather than `fetch`: an uncached prediction makes two calls, and `fetch` costs
+ * about 0.3 ms of CPU more per call here (its WHATWG streams and objects), a few percent of a picture.
  */
 export function httpImageSource(options: {
   baseUrl: string;
@@ -39,59 +50,80 @@ export function httpImageSource(options: {
   breaker?: CircuitBreaker;
 }): ImageSource {
   const breaker = options.breaker ?? new CircuitBreaker({ name: 'images', failureThreshold: 5, openMs: 5_000 });
-  const fetchFrom = async (caller: Caller, path: string, init: RequestInit): Promise<Response | null> => {
-    let res: Response;
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const dispatcher = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const fetchFrom = async (
+    caller: Caller,
+    path: string,
+    init: { method?: 'GET' | 'POST'; body?: FormData },
+  ): Promise<Answer | null> => {
+    let res: Answer;
     try {
-      res = await fetch(`${options.baseUrl}${path}`, {
-        ...init,
+      res = await request(`${options.baseUrl}${path}`, {
+        method: init.method ?? 'GET',
+        body: init.body,
         headers: { authorization: `Bearer ${caller.accessToken}` },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 2_000),
+        dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new AppError('unavailable', 'images_unavailable', 'the images service did not answer', { cause: err });
     }
-    if (res.status === 404) return null;
-    if (refusals[res.status]) return res; // a refusal is an answer: the neighbour works
-    if (!res.ok) throw new AppError('unavailable', 'images_unavailable', `the images service answered ${res.status}`);
+    const { statusCode } = res;
+    if (statusCode === 404) {
+      await res.body.dump();
+      return null;
+    }
+    if (refusals[statusCode]) return res; // a refusal is an answer: the neighbour works
+    if (statusCode < 200 || statusCode >= 300) {
+      await res.body.dump();
+      throw new AppError('unavailable', 'images_unavailable', `the images service answered ${statusCode}`);
+    }
     return res;
   };
   // A 404 or an answer is the neighbour working; only "did not answer" and 5xx count against it.
-  const call = async (caller: Caller, path: string, init: RequestInit = {}): Promise<Response | null> => {
+  const call = async (
+    caller: Caller,
+    path: string,
+    init: { method?: 'GET' | 'POST'; body?: FormData } = {},
+  ): Promise<Answer | null> => {
     const res = await breaker.run(() => fetchFrom(caller, path, init));
-    const refusal = res && refusals[res.status];
+    const refusal = res && refusals[res.statusCode];
     if (refusal) throw await refusalOf(res, refusal);
     return res;
   };
+  const unexpected = () =>
+    new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
   return {
     async describe(caller: Caller, id: ImageId): Promise<DescribedImage | null> {
       const res = await call(caller, `/images/${encodeURIComponent(id)}`);
       if (!res) return null;
-      const body = (await res.json()) as { sha256?: unknown; format?: unknown };
+      const body = (await res.body.json()) as { sha256?: unknown; format?: unknown };
       const format = typeof body.format === 'string' ? formats[`image/${body.format}`] : undefined;
-      if (typeof body.sha256 !== 'string' || !format) {
-        throw new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
-      }
+      if (typeof body.sha256 !== 'string' || !format) throw unexpected();
       return { imageId: id, sha256: body.sha256, format };
     },
     async store(caller, picture): Promise<DescribedImage> {
       const form = new FormData();
       form.append('image', new Blob([new Uint8Array(picture.bytes)]), picture.filename ?? 'upload');
       const res = await call(caller, '/images', { method: 'POST', body: form });
-      const body = res && ((await res.json()) as { id?: unknown; sha256?: unknown; format?: unknown });
+      const body = res && ((await res.body.json()) as { id?: unknown; sha256?: unknown; format?: unknown });
       const format = typeof body?.format === 'string' ? formats[`image/${body.format}`] : undefined;
-      if (res?.status !== 201 || typeof body?.id !== 'string' || typeof body.sha256 !== 'string' || !format) {
-        throw new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
+      if (res?.statusCode !== 201 || typeof body?.id !== 'string' || typeof body.sha256 !== 'string' || !format) {
+        throw unexpected();
       }
       return { imageId: body.id as ImageId, sha256: body.sha256, format };
     },
     async read(caller: Caller, id: ImageId): Promise<SourcedImage | null> {
       const res = await call(caller, `/images/${encodeURIComponent(id)}/content`);
       if (!res) return null;
-      const format = formats[res.headers.get('content-type') ?? ''];
-      const sha256 = /^"([0-9a-f]{64})"$/.exec(res.headers.get('etag') ?? '')?.[1];
-      if (!format || !sha256)
-        throw new AppError('unavailable', 'images_unavailable', 'unexpected answer from the images service');
-      return { imageId: id, sha256, format, bytes: Buffer.from(await res.arrayBuffer()) };
+      const format = formats[header(res, 'content-type') ?? ''];
+      const sha256 = /^"([0-9a-f]{64})"$/.exec(header(res, 'etag') ?? '')?.[1];
+      if (!format || !sha256) {
+        await res.body.dump();
+        throw unexpected();
+      }
+      return { imageId: id, sha256, format, bytes: Buffer.from(await res.body.arrayBuffer()) };
     },
   };
 }
