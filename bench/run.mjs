@@ -140,7 +140,7 @@ async function benchImages(accessToken) {
 }
 
 // Predictions: uncached (each image asked once), cached (one image over and over), and the bare
-// pipeline without HTTP (sharp decode + resize + session.run) so the serving overhead is a ratio.
+// pipeline without HTTP (decode + letterbox as the manifest says + session.run) so the serving overhead is a ratio.
 async function benchInference(accessToken) {
   const { readFileSync } = await import('node:fs');
   const { randomUUID } = await import('node:crypto');
@@ -215,7 +215,7 @@ async function benchInference(accessToken) {
     await session.run({ image: new ort.Tensor('uint8', pixels, [1, ...manifest.inputShape]) });
   }
   const single = n / (Number(process.hrtime.bigint() - started) / 1e9);
-  console.log(`${'bare: sharp + session.run, 1 thread, loop'.padEnd(44)} ${single.toFixed(0).padStart(7)} images/s`);
+  console.log(`${'bare: decode + session.run, 1 thread, loop'.padEnd(44)} ${single.toFixed(0).padStart(7)} images/s`);
   const pool = await benchPool(inference, manifest);
   started = process.hrtime.bigint();
   let done = 0;
@@ -229,7 +229,7 @@ async function benchInference(accessToken) {
   );
   const bare = (2 * n) / (Number(process.hrtime.bigint() - started) / 1e9);
   await pool.close();
-  console.log(`${'bare: sharp + worker pool, 16 in flight'.padEnd(44)} ${bare.toFixed(0).padStart(7)} images/s`);
+  console.log(`${'bare: decode + worker pool, 16 in flight'.padEnd(44)} ${bare.toFixed(0).padStart(7)} images/s`);
 
   // Does batching pay on this CPU? session.run alone, per image, at batch 1 and 8.
   const pixels = await inference.preprocess(sample, manifest, 40e6);
