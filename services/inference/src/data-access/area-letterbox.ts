@@ -51,13 +51,18 @@ export function containedSize(width: number, height: number, boxWidth: number, b
  * For each output pixel of one axis, the source pixels it covers and how much of each: the box (area)
  * filter, i.e. each output pixel is the mean of the source span [i·n/m, (i+1)·n/m). When enlarging,
  * the span is shorter than a pixel and takes the one or two pixels it overlaps. Weights are integers
- * summing to exactly 2^12 (so a flat area stays exactly flat), in flat arrays (the taps of output i at
- * weights[i·taps …]): integer loops over typed arrays ran about twice as fast as float ones here.
+ * summing to exactly 2^12 (so a flat area stays exactly flat); integer loops over typed arrays ran
+ * about twice as fast as float ones here.
+ *
+ * Every output pixel has the same number of taps (at least three), laid out ahead in flat arrays:
+ * tap k of output i reads source pixel `at[i·taps + k]` with weight `weight[i·taps + k]`; taps past a
+ * span weigh 0 and read its last pixel. So the loops have no bounds to work out, and three taps (any
+ * shrink of less than 2×, as after a JPEG's decode-time shrink) take branch-free loops, about twice as
+ * fast as the general ones.
  */
 interface Spans {
-  first: Int32Array;
-  count: Int32Array;
-  weights: Int32Array;
+  at: Int32Array;
+  weight: Int32Array;
   taps: number;
 }
 
@@ -65,10 +70,9 @@ const ONE = 1 << 12;
 
 function spans(from: number, to: number): Spans {
   const step = from / to;
-  const taps = Math.ceil(step) + 1;
-  const first = new Int32Array(to);
-  const count = new Int32Array(to);
-  const weights = new Int32Array(to * taps);
+  const taps = Math.max(3, Math.ceil(step) + 1);
+  const at = new Int32Array(to * taps);
+  const weight = new Int32Array(to * taps);
   for (let i = 0; i < to; i++) {
     const start = i * step;
     const end = Math.min(from, (i + 1) * step);
@@ -76,70 +80,48 @@ function spans(from: number, to: number): Spans {
     const hi = Math.min(from, Math.ceil(end), lo + taps);
     let sum = 0;
     let largest = i * taps;
-    for (let s = lo; s < hi; s++) {
-      const at = i * taps + s - lo;
-      weights[at] = Math.round(((Math.min(end, s + 1) - Math.max(start, s)) / (end - start)) * ONE);
-      sum += weights[at]!;
-      if (weights[at]! > weights[largest]!) largest = at;
+    for (let k = 0; k < taps; k++) {
+      const tap = i * taps + k;
+      const s = lo + k;
+      at[tap] = Math.min(s, hi - 1);
+      if (s >= hi) continue;
+      weight[tap] = Math.round(((Math.min(end, s + 1) - Math.max(start, s)) / (end - start)) * ONE);
+      sum += weight[tap]!;
+      if (weight[tap]! > weight[largest]!) largest = tap;
     }
-    weights[largest]! += ONE - sum;
-    first[i] = lo;
-    count[i] = hi - lo;
+    weight[largest]! += ONE - sum;
   }
-  return { first, count, weights, taps };
+  return { at, weight, taps };
 }
 
-/**
- * Three taps per output pixel, for the common case (any shrink of less than 2×, as after a JPEG's
- * decode-time shrink): where each tap reads, as an offset in pixels from the span's line start
- * (clamped to the last pixel), and its weight (0 for taps past the span). Branch-free loops over
- * these run about twice as fast as the general ones.
- */
-function threeTaps(along: Spans, length: number): { at: Int32Array; weight: Int32Array } | null {
-  const { first, count, weights, taps } = along;
-  if (taps > 3) return null;
-  const at = new Int32Array(first.length * 3);
-  const weight = new Int32Array(first.length * 3);
-  for (let i = 0; i < first.length; i++) {
-    for (let k = 0; k < 3; k++) {
-      at[i * 3 + k] = Math.min(first[i]! + k, length - 1);
-      weight[i * 3 + k] = k < count[i]! ? weights[i * taps + k]! : 0;
-    }
-  }
-  return { at, weight };
-}
-
-/** Columns: each source row to `cols.first.length` columns, kept with 8 fractional bits. */
+/** Columns: each source row to `cols.at.length / cols.taps` columns, kept with 8 fractional bits. */
 function columns(image: RgbImage, cols: Spans): Int32Array {
   const { pixels, width, height } = image;
-  const outWidth = cols.first.length;
+  const { at, weight, taps } = cols;
+  const outWidth = at.length / taps;
   const out = new Int32Array(height * outWidth * 3);
-  const fast = threeTaps(cols, width);
   let o = 0;
   for (let y = 0; y < height; y++) {
     const rowAt = y * width * 3;
-    for (let x = 0; x < outWidth; x++) {
+    for (let x = 0, tap = 0; x < outWidth; x++, tap += taps) {
       let r = 8;
       let g = 8;
       let b = 8;
-      if (fast) {
+      if (taps === 3) {
         // Math.imul: integer multiplies without the overflow checks of `*`.
-        const s0 = rowAt + fast.at[x * 3]! * 3;
-        const s1 = rowAt + fast.at[x * 3 + 1]! * 3;
-        const s2 = rowAt + fast.at[x * 3 + 2]! * 3;
-        const w0 = fast.weight[x * 3]!;
-        const w1 = fast.weight[x * 3 + 1]!;
-        const w2 = fast.weight[x * 3 + 2]!;
+        const s0 = rowAt + at[tap]! * 3;
+        const s1 = rowAt + at[tap + 1]! * 3;
+        const s2 = rowAt + at[tap + 2]! * 3;
+        const [w0, w1, w2] = [weight[tap]!, weight[tap + 1]!, weight[tap + 2]!];
         r += Math.imul(pixels[s0]!, w0) + Math.imul(pixels[s1]!, w1) + Math.imul(pixels[s2]!, w2);
         g += Math.imul(pixels[s0 + 1]!, w0) + Math.imul(pixels[s1 + 1]!, w1) + Math.imul(pixels[s2 + 1]!, w2);
         b += Math.imul(pixels[s0 + 2]!, w0) + Math.imul(pixels[s1 + 2]!, w1) + Math.imul(pixels[s2 + 2]!, w2);
       } else {
-        const { first, count, weights, taps } = cols;
-        for (let k = 0, s = rowAt + first[x]! * 3, n = count[x]!; k < n; k++, s += 3) {
-          const weight = weights[x * taps + k]!;
-          r += Math.imul(pixels[s]!, weight);
-          g += Math.imul(pixels[s + 1]!, weight);
-          b += Math.imul(pixels[s + 2]!, weight);
+        for (let k = tap; k < tap + taps; k++) {
+          const s = rowAt + at[k]! * 3;
+          r += Math.imul(pixels[s]!, weight[k]!);
+          g += Math.imul(pixels[s + 1]!, weight[k]!);
+          b += Math.imul(pixels[s + 2]!, weight[k]!);
         }
       }
       out[o++] = r >> 4;
@@ -151,8 +133,8 @@ function columns(image: RgbImage, cols: Spans): Int32Array {
 }
 
 /**
- * Rows: the column pass's output (`width` pixels a row) to `rows.first.length` rows, rounded into `box`
- * at (left, top), a whole row at a time so that the inner loop is long and plain.
+ * Rows: the column pass's output (`width` pixels a row) to `rows.at.length / rows.taps` rows, rounded
+ * into `box` at (left, top), a whole row at a time so that the inner loop is long and plain.
  */
 function rowsInto(
   across: Int32Array,
@@ -160,27 +142,25 @@ function rowsInto(
   rows: Spans,
   box: { out: Uint8Array; width: number; left: number; top: number },
 ): void {
+  const { at, weight, taps } = rows;
   const stride = width * 3;
   const half = 1 << 19; // 8 + 12 fractional bits: at most 255·2^20 (+ half), never above 255 once shifted
-  const fast = threeTaps(rows, across.length / stride);
-  const sum = new Int32Array(stride);
-  for (let y = 0; y < rows.first.length; y++) {
+  const sum = taps === 3 ? null : new Int32Array(stride);
+  for (let y = 0, tap = 0; tap < at.length; y++, tap += taps) {
     const outAt = ((box.top + y) * box.width + box.left) * 3;
-    if (fast) {
-      const [a0, a1, a2] = [fast.at[y * 3]! * stride, fast.at[y * 3 + 1]! * stride, fast.at[y * 3 + 2]! * stride];
-      const [w0, w1, w2] = [fast.weight[y * 3]!, fast.weight[y * 3 + 1]!, fast.weight[y * 3 + 2]!];
+    if (!sum) {
+      const [a0, a1, a2] = [at[tap]! * stride, at[tap + 1]! * stride, at[tap + 2]! * stride];
+      const [w0, w1, w2] = [weight[tap]!, weight[tap + 1]!, weight[tap + 2]!];
       for (let x = 0; x < stride; x++) {
         const v = Math.imul(across[a0 + x]!, w0) + Math.imul(across[a1 + x]!, w1) + Math.imul(across[a2 + x]!, w2);
         box.out[outAt + x] = (v + half) >> 20;
       }
       continue;
     }
-    const { first, count, weights, taps } = rows;
     sum.fill(half);
-    for (let k = 0, n = count[y]!; k < n; k++) {
-      const weight = weights[y * taps + k]!;
-      const rowAt = (first[y]! + k) * stride;
-      for (let x = 0; x < stride; x++) sum[x]! += Math.imul(across[rowAt + x]!, weight);
+    for (let k = tap; k < tap + taps; k++) {
+      const rowAt = at[k]! * stride;
+      for (let x = 0; x < stride; x++) sum[x]! += Math.imul(across[rowAt + x]!, weight[k]!);
     }
     for (let x = 0; x < stride; x++) box.out[outAt + x] = sum[x]! >> 20;
   }
