@@ -4,7 +4,7 @@ import type { ModelManifest } from '../domain/ports';
 import { areaLetterbox, containedSize, orient, type RgbImage } from './area-letterbox';
 import { isJpeg, readJpegMarkers } from './jpeg-markers';
 import { ModelLoadError } from './model-repository';
-import { decodeJpegScaled, jpegHeader, loadTurboJpeg } from './turbojpeg';
+import { decodeJpegCovering, jpegHeader, loadTurboJpeg } from './turbojpeg';
 
 // sharp keeps recent operations in a cache (50 MB, 100 items by default) so that the same input asked
 // again is cheaper. Predictions never ask twice (verdicts are cached by sha256 instead), so for them
@@ -50,19 +50,14 @@ export function prepareRecipe(model: ModelManifest): void {
 /** v1 to v3: sharp decodes (JPEG shrink-on-load included) and letterboxes with Lanczos3. */
 async function sharpLanczos3(bytes: Buffer, model: ModelManifest, maxPixels: number): Promise<Uint8Array> {
   const { width, height, fit, background } = model.resize;
-  const pixels = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
-    .rotate()
-    .flatten({ background: '#ffffff' })
-    .resize(width, height, {
-      fit,
-      position: 'centre',
-      background: { r: background[0], g: background[1], b: background[2] },
-    })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer();
-  return new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length);
+  const resize = {
+    width,
+    height,
+    fit,
+    position: 'centre',
+    background: { r: background[0], g: background[1], b: background[2] },
+  };
+  return (await sharpRgb(bytes, maxPixels, resize)).pixels;
 }
 
 /**
@@ -86,30 +81,26 @@ async function jpegScaledArea(bytes: Buffer, model: ModelManifest, maxPixels: nu
         box.width,
         box.height,
       );
-      const [needWidth, needHeight] = turned ? [shown.height, shown.width] : [shown.width, shown.height];
-      let eighths = 1;
-      while (
-        eighths < 8 &&
-        (Math.ceil((header.width * eighths) / 8) < needWidth || Math.ceil((header.height * eighths) / 8) < needHeight)
-      ) {
-        eighths++;
-      }
-      const decoded = await decodeJpegScaled(bytes, header, eighths);
+      const decoded = turned
+        ? await decodeJpegCovering(bytes, header, shown.height, shown.width)
+        : await decodeJpegCovering(bytes, header, shown.width, shown.height);
       return areaLetterbox(orient(decoded, markers.orientation), shown, box);
     }
   }
-  const decoded = await sharpWhole(bytes, maxPixels);
+  const decoded = await sharpRgb(bytes, maxPixels);
   return areaLetterbox(decoded, containedSize(decoded.width, decoded.height, box.width, box.height), box);
 }
 
-async function sharpWhole(bytes: Buffer, maxPixels: number): Promise<RgbImage> {
-  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+/**
+ * sharp's part of both recipes: EXIF orientation applied, alpha flattened onto white, 8-bit sRGB (with
+ * any ICC profile), raw RGB; resized as given, or whole.
+ */
+async function sharpRgb(bytes: Buffer, maxPixels: number, resize?: sharp.ResizeOptions): Promise<RgbImage> {
+  let image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
     .rotate()
-    .flatten({ background: '#ffffff' })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+    .flatten({ background: '#ffffff' });
+  if (resize) image = image.resize(resize);
+  const { data, info } = await image.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`${info.channels} channels after conversion to sRGB`);
   return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }

@@ -102,17 +102,25 @@ export function jpegHeader(jpeg: Buffer): JpegHeader {
   return { width: width[0]!, height: height[0]!, rgb: colorspace[0] !== TJCS_CMYK && colorspace[0] !== TJCS_YCCK };
 }
 
+/** A side of a JPEG decoded at `eighths`/8 of its size: TurboJPEG's ceil(side × eighths / 8). */
+const scaled = (side: number, eighths: number): number => Math.ceil((side * eighths) / 8);
+
 /**
- * Decodes to RGB at `eighths`/8 of the stored size (1 … 8), which libjpeg does inside the inverse DCT.
- * The size is TurboJPEG's: ceil(side × eighths / 8).
+ * Decodes to RGB at the smallest k/8 (k = 1 … 8) of the stored size that is at least `minWidth` ×
+ * `minHeight` (the whole size when none is), which libjpeg does inside the inverse DCT.
  */
-export async function decodeJpegScaled(
+export async function decodeJpegCovering(
   jpeg: Buffer,
   header: JpegHeader,
-  eighths: number,
+  minWidth: number,
+  minHeight: number,
 ): Promise<{ pixels: Uint8Array; width: number; height: number }> {
-  const width = Math.ceil((header.width * eighths) / 8);
-  const height = Math.ceil((header.height * eighths) / 8);
+  let eighths = 1;
+  while (eighths < 8 && (scaled(header.width, eighths) < minWidth || scaled(header.height, eighths) < minHeight)) {
+    eighths++;
+  }
+  const width = scaled(header.width, eighths);
+  const height = scaled(header.height, eighths);
   const out = Buffer.allocUnsafe(width * height * 3);
   const args = [jpeg, jpeg.length, out, width, 0, height, TJPF_RGB, TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS] as const;
   if (header.width * header.height <= DECODE_IN_PLACE_MAX_PIXELS) {
