@@ -17,6 +17,9 @@ const refusals: Record<number, ErrorKind> = {
   422: 'unprocessable',
 };
 
+/** A call to the images service: a GET, or a POST of a form. */
+type Call = { method?: 'GET' | 'POST'; body?: FormData };
+
 /** An answer of the images service: status, headers, and the body not read yet. */
 type Answer = Dispatcher.ResponseData;
 
@@ -52,11 +55,7 @@ export function httpImageSource(options: {
   const breaker = options.breaker ?? new CircuitBreaker({ name: 'images', failureThreshold: 5, openMs: 5_000 });
   const timeoutMs = options.timeoutMs ?? 2_000;
   const dispatcher = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  const fetchFrom = async (
-    caller: Caller,
-    path: string,
-    init: { method?: 'GET' | 'POST'; body?: FormData },
-  ): Promise<Answer | null> => {
+  const fetchFrom = async (caller: Caller, path: string, init: Call): Promise<Answer | null> => {
     let res: Answer;
     try {
       res = await request(`${options.baseUrl}${path}`, {
@@ -82,11 +81,7 @@ export function httpImageSource(options: {
     return res;
   };
   // A 404 or an answer is the neighbour working; only "did not answer" and 5xx count against it.
-  const call = async (
-    caller: Caller,
-    path: string,
-    init: { method?: 'GET' | 'POST'; body?: FormData } = {},
-  ): Promise<Answer | null> => {
+  const call = async (caller: Caller, path: string, init: Call = {}): Promise<Answer | null> => {
     const res = await breaker.run(() => fetchFrom(caller, path, init));
     const refusal = res && refusals[res.statusCode];
     if (refusal) throw await refusalOf(res, refusal);
