@@ -1,6 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { latestVersion, readModelManifest, type ModelManifest } from '@capcheck/inference';
 
 /** The model repository that ships with capcheck. */
@@ -11,6 +12,25 @@ export const modelName = 'bottle-state';
 export async function servedModel(): Promise<ModelManifest> {
   return readModelManifest(bundledModels, modelName, await latestVersion(bundledModels, modelName));
 }
+
+/**
+ * The `sharp-lanczos3` recipe (v1 to v3: `input.resize.sharp_example` in their manifests), written out
+ * here as sharp calls apart from the service's code: what a picture must become for those versions,
+ * byte for byte, and the reference a newer recipe is compared with.
+ */
+export const sharpLanczos3Recipe = (bytes: Buffer, m: ModelManifest) =>
+  sharp(bytes)
+    .rotate()
+    .flatten({ background: '#ffffff' })
+    .resize(m.resize.width, m.resize.height, {
+      fit: m.resize.fit,
+      position: 'centre',
+      background: { r: m.resize.background[0], g: m.resize.background[1], b: m.resize.background[2] },
+    })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer();
 
 /** A generated picture with a known label (`closed-1.jpg`, `open-2.jpg`, ...), shipped beside the model. */
 export const samplePicture = (file: string) => readFileSync(join(bundledModels, modelName, 'samples', file));

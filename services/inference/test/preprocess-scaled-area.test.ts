@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { AppError } from '@capcheck/shared';
 import { preprocess, readModelManifest, type ModelManifest } from '@capcheck/inference';
-import { bundledModels, modelName } from '../../../test-support/models';
+import { bundledModels, modelName, sharpLanczos3Recipe } from '../../../test-support/models';
 import { areaLetterbox, containedSize, orient } from '../src/data-access/area-letterbox';
 
 /**
@@ -14,16 +14,6 @@ let manifest: ModelManifest;
 beforeAll(async () => {
   manifest = await readModelManifest(bundledModels, modelName, '4');
 });
-
-const lanczos3 = (bytes: Buffer, m: ModelManifest) =>
-  sharp(bytes)
-    .rotate()
-    .flatten({ background: '#ffffff' })
-    .resize(m.resize.width, m.resize.height, { fit: 'contain', position: 'centre', background: '#000' })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer();
 
 /**
  * A frame whose red and green run left to right and top to bottom (a wrong turn, flip or margin costs
@@ -63,7 +53,7 @@ const pictures: [string, () => Promise<Buffer>][] = [
 test.each(pictures)('%s: the same picture as the Lanczos3 recipe, letterboxed alike', async (_name, make) => {
   const bytes = await make();
   const tensor = await preprocess(bytes, manifest, 40e6);
-  const reference = await lanczos3(bytes, manifest);
+  const reference = await sharpLanczos3Recipe(bytes, manifest);
   expect(tensor).toHaveLength(reference.length);
   let total = 0;
   for (let i = 0; i < reference.length; i++) total += Math.abs(tensor[i]! - reference[i]!);

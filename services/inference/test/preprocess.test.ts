@@ -1,31 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { preprocess, type ModelManifest } from '@capcheck/inference';
-import { servedModel } from '../../../test-support/models';
+import { servedModel, sharpLanczos3Recipe } from '../../../test-support/models';
 
+/**
+ * The model is served as it was trained: its input is what the manifest's recipe makes of a picture
+ * (`sharpLanczos3Recipe`). Any speed-up of `preprocess` must give these exact bytes; a faster resize
+ * that changes a pixel is a new model version.
+ */
 let manifest: ModelManifest;
 beforeAll(async () => {
   manifest = await servedModel();
 });
-
-/**
- * The model is served as it was trained: its input is what the manifest's recipe makes of a picture
- * (`input.resize.sharp_example`), written out here as sharp calls. Any speed-up of `preprocess` must
- * give these exact bytes; a faster resize that changes a pixel is a new model version.
- */
-const manifestRecipe = (bytes: Buffer, m: ModelManifest) =>
-  sharp(bytes)
-    .rotate()
-    .flatten({ background: '#ffffff' })
-    .resize(m.resize.width, m.resize.height, {
-      fit: m.resize.fit,
-      position: 'centre',
-      background: { r: m.resize.background[0], g: m.resize.background[1], b: m.resize.background[2] },
-    })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer();
 
 /** A camera-like frame: smoothed noise, so the JPEG is neither flat nor random. */
 const frame = async (width: number, height: number, channels: 3 | 4 = 3) =>
@@ -59,7 +45,7 @@ test.each(pictures)('%s: the tensor is byte for byte what the manifest prescribe
   const tensor = await preprocess(bytes, manifest, 40e6);
   const [height, width] = manifest.inputShape;
   expect(tensor).toHaveLength(height * width * 3);
-  const expected = await manifestRecipe(bytes, manifest);
+  const expected = await sharpLanczos3Recipe(bytes, manifest);
   expect(Buffer.from(tensor.buffer, tensor.byteOffset, tensor.length).equals(expected)).toBe(true);
 });
 
@@ -71,6 +57,6 @@ test('the comparison sees small changes: the same resize without JPEG shrink-on-
     .resize(width, height, { fit: 'contain', background: '#000', fastShrinkOnLoad: false })
     .raw()
     .toBuffer();
-  expect(exact.equals(await manifestRecipe(bytes, manifest))).toBe(true);
+  expect(exact.equals(await sharpLanczos3Recipe(bytes, manifest))).toBe(true);
   expect(slower.equals(exact)).toBe(false);
 });
