@@ -44,9 +44,10 @@ RUN for s in users images inference; do \
            /out/inference/node_modules/.pnpm/koffi@*/node_modules/koffi/build/koffi/[dfow]* \
            /out/inference/node_modules/.pnpm/@julusian+jpeg-turbo@*/node_modules/@julusian/jpeg-turbo/prebuilds/*-[dw]* \
  && mkdir -p /out/adapted-models
-# v4's preprocessing calls libjpeg-turbo through koffi, both prebuilt in npm packages: prove that the
-# pruned folder still loads them, so a wrong pruning fails the build, not a v4 replica's first picture.
-RUN cd /out/inference && node -e "require('./dist/data-access/turbojpeg.js').jpegHeader(require('node:fs').readFileSync('/src/models/bottle-state/samples/closed-1.jpg'))"
+# v4's preprocessing calls libjpeg-turbo through koffi, both prebuilt in npm packages, and a WebAssembly
+# letterbox: prove that the pruned folder still loads them, so a wrong pruning fails the build, not a v4
+# replica's first picture.
+RUN cd /out/inference && node -e "require('./dist/data-access/turbojpeg.js').jpegHeader(require('node:fs').readFileSync('/src/models/bottle-state/samples/closed-1.jpg')); require('./dist/data-access/area-letterbox.js').loadAreaLetterbox()"
 
 FROM build AS web-build
 RUN pnpm --filter web build

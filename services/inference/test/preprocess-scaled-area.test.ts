@@ -1,9 +1,14 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { AppError } from '@capcheck/shared';
 import { preprocess, readModelManifest, type ModelManifest } from '@capcheck/inference';
 import { bundledModels, modelName, sharpLanczos3Recipe } from '../../../test-support/models';
-import { areaLetterbox, containedSize, orient } from '../src/data-access/area-letterbox';
+import { areaLetterbox, containedSize, orient, spans, type RgbImage } from '../src/data-access/area-letterbox';
 
 /**
  * The `jpeg-scaled-area` recipe (v4): libjpeg-turbo's decode-time shrink for JPEGs, then an area-filter
@@ -126,5 +131,77 @@ describe('the area letterbox', () => {
     expect(pixel(six, 1, 0)).toEqual([0, 0]); // the top-left pixel goes to the top right
     const eight = orient(source, 8);
     expect(pixel(eight, 0, 2)).toEqual([0, 0]); // ... or to the bottom left
+  });
+
+  /**
+   * The filter's arithmetic written plainly, one channel of one pixel at a time: columns kept with 8
+   * fractional bits (rounded by +8 before >> 4), then rows rounded to bytes (+2^19 before >> 20).
+   */
+  const plainLetterbox = (
+    image: RgbImage,
+    shown: { width: number; height: number },
+    box: { width: number; height: number; background: readonly [number, number, number] },
+  ) => {
+    const { pixels, width, height } = image;
+    const cols = spans(width, shown.width);
+    const rows = spans(height, shown.height);
+    const across = new Int32Array(height * shown.width * 3);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < shown.width; x++)
+        for (let c = 0; c < 3; c++) {
+          let v = 8;
+          for (let k = x * cols.taps; k < (x + 1) * cols.taps; k++)
+            v += pixels[(y * width + cols.at[k]!) * 3 + c]! * cols.weight[k]!;
+          across[(y * shown.width + x) * 3 + c] = v >> 4;
+        }
+    const out = new Uint8Array(box.width * box.height * 3);
+    for (let i = 0; i < out.length; i++) out[i] = box.background[i % 3]!;
+    const left = Math.floor((box.width - shown.width) / 2);
+    const top = Math.floor((box.height - shown.height) / 2);
+    for (let y = 0; y < shown.height; y++)
+      for (let x = 0; x < shown.width; x++)
+        for (let c = 0; c < 3; c++) {
+          let v = 1 << 19;
+          for (let k = y * rows.taps; k < (y + 1) * rows.taps; k++)
+            v += across[(rows.at[k]! * shown.width + x) * 3 + c]! * rows.weight[k]!;
+          out[((top + y) * box.width + left + x) * 3 + c] = v >> 20;
+        }
+    return out;
+  };
+
+  // Three taps (under 2× smaller, as after a decode-time shrink), many taps, enlarging, and row lengths
+  // that leave every remainder after the 16-byte vectors; the 2000×1500 picture is past the size the
+  // reused WebAssembly instance takes, and the small one after it proves that instance untouched.
+  test.each([
+    [160, 120, 158, 158],
+    [640, 480, 158, 158],
+    [333, 157, 158, 158],
+    [2000, 1500, 158, 158],
+    [7, 5, 158, 158],
+    [50, 400, 31, 17],
+    [161, 121, 97, 64],
+  ])('%i×%i into %i×%i: the WebAssembly passes give exactly the filter arithmetic', (w, h, bw, bh) => {
+    const picture = { pixels: new Uint8Array(randomBytes(w * h * 3)), width: w, height: h };
+    const shown = containedSize(w, h, bw, bh);
+    const box = { width: bw, height: bh, background: [255, 128, 1] as const };
+    expect(Buffer.from(areaLetterbox(picture, shown, box)).equals(plainLetterbox(picture, shown, box))).toBe(true);
+  });
+
+  test('the committed WebAssembly module is what its source compiles to (pnpm build:wasm)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'capcheck-wasm-'));
+    try {
+      const compiled = join(dir, 'area-letterbox.wasm');
+      const script = JSON.parse(await readFile(join(__dirname, '..', 'package.json'), 'utf8')).scripts['build:wasm'];
+      const args = (script as string).split(' ').slice(1);
+      args[args.indexOf('-o') + 1] = compiled;
+      await promisify(execFile)(join(__dirname, '..', 'node_modules', '.bin', 'asc'), args, {
+        cwd: join(__dirname, '..'),
+        timeout: 60_000,
+      });
+      const committed = await readFile(join(__dirname, '..', 'assembly', 'area-letterbox.wasm'));
+      expect((await readFile(compiled)).equals(committed)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { AppError } from '@capcheck/shared';
 import type { ModelManifest } from '../domain/ports';
-import { areaLetterbox, containedSize, orient, type RgbImage } from './area-letterbox';
+import { areaLetterbox, containedSize, loadAreaLetterbox, orient, type RgbImage } from './area-letterbox';
 import { isJpeg, readJpegMarkers } from './jpeg-markers';
 import { ModelLoadError } from './model-repository';
 import { decodeJpegCovering, jpegHeader, loadTurboJpeg } from './turbojpeg';
@@ -37,13 +37,19 @@ export async function preprocess(bytes: Buffer, model: ModelManifest, maxPixels:
  */
 export function prepareRecipe(model: ModelManifest): void {
   if (model.resize.recipe !== 'jpeg-scaled-area') return;
-  try {
-    loadTurboJpeg();
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ModelLoadError(`${model.name}/${model.version}'s jpeg-scaled-area recipe: libjpeg-turbo: ${reason}`, {
-      cause: err,
-    });
+  const needs: [string, () => void][] = [
+    ['libjpeg-turbo', loadTurboJpeg],
+    ['the area letterbox (WebAssembly)', loadAreaLetterbox],
+  ];
+  for (const [what, load] of needs) {
+    try {
+      load();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new ModelLoadError(`${model.name}/${model.version}'s jpeg-scaled-area recipe: ${what}: ${reason}`, {
+        cause: err,
+      });
+    }
   }
 }
 
