@@ -169,9 +169,10 @@ describe('the area letterbox', () => {
     return out;
   };
 
-  // Three taps (under 2× smaller, as after a decode-time shrink), many taps, enlarging, and row lengths
-  // that leave every remainder after the 16-byte vectors; the 2000×1500 picture is past the size the
-  // reused WebAssembly instance takes, and the small one after it proves that instance untouched.
+  // Three taps (under 2× smaller, as after a decode-time shrink), many taps, enlarging, and rows of 474,
+  // 291, 93 and 6 bytes (3 to 13 left after the 16-byte vectors, or no vector at all); the 2000×1500
+  // picture is past the size the reused WebAssembly instance takes, and the ones after it run on that
+  // instance again.
   test.each([
     [160, 120, 158, 158],
     [640, 480, 158, 158],
