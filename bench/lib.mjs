@@ -2,7 +2,7 @@
 // load run that reports its rate and latencies, and JPEGs made distinct by a comment segment.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
+import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -72,56 +72,130 @@ export function multipart(field, pictures, boundary = '----capcheckbench') {
 
 /**
  * `amount` requests from `connections` clients, each sending its next request when the last one is
- * answered; `next(i)` gives request i's path, and body and headers for a POST. A plain node:http
- * client with keep-alive (and a new connection where the server closes it, as gunicorn's sync
- * workers do), so both servers are driven alike; latencies are measured per request, and the CPU
- * the server (`serverPid` and its children) spent per request.
+ * answered; `next(i)` gives request i's path, and body and headers for a POST. Every request is encoded
+ * before the clock starts, and the client speaks HTTP/1.1 over plain sockets (`leanConnection`): the load
+ * generator shares the machine's cores with the server, so the less it spends a request, the nearer the
+ * figure is to what the server does with clients elsewhere. Both servers are driven alike; latencies are
+ * measured per request, and the CPU the server (`serverPid` and its children) and this client spent per
+ * request.
  */
 export async function measure({ url, connections, amount, method = 'GET', headers = {}, next, serverPid }) {
-  const cpuBefore = serverPid ? cpuSeconds(serverPid) : NaN;
   const { hostname, port } = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const requests = Array.from({ length: amount }, (_, i) => {
+    const request = next(i);
+    return encodeRequest(method, request.path, `${hostname}:${port}`, { ...headers, ...request.headers }, request.body);
+  });
+  const cpuBefore = serverPid ? cpuSeconds(serverPid) : NaN;
+  const clientBefore = process.cpuUsage();
   const latencies = [];
   let failed = 0;
   let issued = 0;
-  const one = (request) =>
-    new Promise((resolve) => {
-      const started = process.hrtime.bigint();
-      const req = http.request(
-        {
-          hostname,
-          port,
-          agent,
-          method,
-          path: request.path,
-          headers: { ...headers, ...request.headers },
-          timeout: 60_000,
-        },
-        (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => {
-            if (res.statusCode < 200 || res.statusCode >= 300) failed++;
-            latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-            resolve();
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => (failed++, resolve()));
-      req.end(request.body);
-    });
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: connections }, async () => {
-      while (issued < amount) await one(next(issued++));
+      const connection = leanConnection(hostname, Number(port));
+      try {
+        while (issued < amount) {
+          const sent = process.hrtime.bigint();
+          const status = await connection.exchange(requests[issued++]);
+          if (status < 200 || status >= 300) failed++;
+          latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
+        }
+      } finally {
+        connection.close();
+      }
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  agent.destroy();
+  const client = process.cpuUsage(clientBefore);
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  const serverCpuMs = ((cpuSeconds(serverPid) - cpuBefore) * 1000) / amount;
-  return { perSecond: amount / seconds, p50: at(0.5), p99: at(0.99), failed, seconds, serverCpuMs };
+  return {
+    perSecond: amount / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    failed,
+    seconds,
+    serverCpuMs: ((cpuSeconds(serverPid) - cpuBefore) * 1000) / amount,
+    clientCpuMs: (client.user + client.system) / 1000 / amount,
+  };
+}
+
+/** One HTTP/1.1 request as bytes. */
+function encodeRequest(method, path, host, headers, body) {
+  const lines = [`${method} ${path} HTTP/1.1`, `host: ${host}`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  if (body) lines.push(`content-length: ${body.length}`);
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  return body ? Buffer.concat([head, body]) : head;
+}
+
+const headEnd = Buffer.from('\r\n\r\n');
+
+/**
+ * A keep-alive connection that sends one request at a time and reads its answer with the least parsing:
+ * the status, Content-Length and Connection headers. A server that closes after answering (gunicorn's sync
+ * workers do) gets a new connection for the next request. A chunked answer is refused loudly: neither
+ * server sends one. A failed exchange resolves to status 0, on a new connection.
+ */
+export function leanConnection(host, port) {
+  let socket = null;
+  let pending = null; // { resolve, chunks, received, headLength, bodyLength, status, closeAfter }
+  let timer = null;
+  const finish = (status, reconnect) => {
+    const { resolve } = pending;
+    pending = null;
+    clearTimeout(timer);
+    if (reconnect) {
+      socket?.destroy();
+      socket = null;
+    }
+    resolve(status);
+  };
+  const onData = (chunk) => {
+    if (!pending) return;
+    pending.chunks.push(chunk);
+    pending.received += chunk.length;
+    if (pending.headLength < 0) {
+      const all = pending.chunks.length === 1 ? chunk : Buffer.concat(pending.chunks);
+      pending.chunks = [all];
+      const end = all.indexOf(headEnd);
+      if (end < 0) return;
+      const head = all.toString('latin1', 0, end).toLowerCase();
+      if (/\r\ntransfer-encoding:/.test(head)) throw new Error('a chunked answer: not expected from either server');
+      pending.status = Number(head.slice(9, 12));
+      pending.headLength = end + 4;
+      pending.bodyLength = Number(/\r\ncontent-length: *(\d+)/.exec(head)?.[1] ?? 0);
+      pending.closeAfter = /\r\nconnection: *close/.test(head);
+    }
+    if (pending.received >= pending.headLength + pending.bodyLength) finish(pending.status, pending.closeAfter);
+  };
+  const open = () => {
+    const s = connect({ host, port, noDelay: true });
+    s.on('data', onData);
+    s.on('error', () => undefined); // the close that follows settles the exchange
+    s.on('close', () => {
+      // A socket this side already replaced (after a "Connection: close" answer) settles nothing.
+      if (socket !== s) return;
+      socket = null;
+      if (pending) finish(0, false);
+    });
+    return s;
+  };
+  return {
+    /** Sends one encoded request and resolves to the answer's status (0 when it failed). */
+    exchange(request) {
+      return new Promise((resolve) => {
+        socket ??= open();
+        pending = { resolve, chunks: [], received: 0, headLength: -1, bodyLength: 0, status: 0, closeAfter: false };
+        timer = setTimeout(() => pending && finish(0, true), 60_000);
+        socket.write(request);
+      });
+    },
+    close() {
+      socket?.destroy();
+    },
+  };
 }
 
 /** Seconds of CPU (user + system, every thread) used so far by process `pid` and its children (Linux). */

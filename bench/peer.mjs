@@ -2,10 +2,12 @@
 // server of the same model), in one run: the same model, the same distinct 640×480 JPEGs, the same
 // number of clients, phases alternating between the two so that a busy machine weighs on both alike.
 // Each round: capcheck GET /predict/:id uncached, the peer's GET /predict/<name>, capcheck POST
-// /predict, the peer's POST /predict, one client's 32-picture batches against its single POSTs, then
-// the bare limit (decode + letterbox as the manifest says + the worker pool, in this process, no HTTP). Ratios are
-// capcheck / peer. Each line also gives the CPU the server spent per picture (every thread and child
-// process), the figure a busy machine disturbs least.
+// /predict, the peer's POST /predict, one client's 32-picture batches against its single POSTs. The bare
+// limit (decode + letterbox as the manifest says + the worker pool, in this process, no HTTP) is measured
+// first and last in each round and the two averaged, so that the machine's drift within a round weighs on
+// it as on the phases between. Ratios are capcheck / peer. Each line also gives the CPU the server spent
+// per picture (every thread and child process), the figure a busy machine disturbs least, and the CPU of
+// this process as the load generator, which shares the cores with the server (the bare limit has none).
 //
 // Settings (environment): PEER_PYTHON (a Python with flask, gunicorn, opencv and onnxruntime; see
 // the peer's README), PEER_DIR (the folder of flask_peer.py), BENCH_PICTURES (3000), BENCH_ROUNDS (3),
@@ -93,6 +95,7 @@ const line = (title, r) =>
   console.log(
     `  ${title.padEnd(40)} ${r.perSecond.toFixed(1).padStart(6)} pictures/s   p50 ${ms(r.p50)}   p99 ${ms(r.p99)}` +
       `   server CPU ${r.serverCpuMs.toFixed(1).padStart(5)} ms/picture` +
+      (Number.isFinite(r.clientCpuMs) ? `   client CPU ${r.clientCpuMs.toFixed(2)} ms` : '') +
       (r.failed ? `   FAILED ${r.failed}` : ''),
   );
 
@@ -182,6 +185,8 @@ try {
     console.log(`round ${round} (load average ${load()})`);
     token = await login();
     const ids = await uploadAll(token, round);
+    const bareFirst = await bareLimit(pool);
+    line('bare: decode + worker pool, no HTTP (first)', bareFirst);
     token = await login();
     const get = await measure({
       url: cap,
@@ -273,8 +278,11 @@ try {
       line(`capcheck POST /predict/batch of ${batchSize}, 1 client`, perPicture);
       keep('capBatch', perPicture);
     }
-    const bare = await bareLimit(pool);
-    line('bare: decode + worker pool, no HTTP', bare);
+    const bareLast = await bareLimit(pool);
+    line('bare: decode + worker pool, no HTTP (last)', bareLast);
+    const mean = (key) => (bareFirst[key] + bareLast[key]) / 2;
+    const bare = { ...bareLast, perSecond: mean('perSecond'), serverCpuMs: mean('serverCpuMs') };
+    line('bare: the mean of first and last', bare);
     keep('bare', bare);
   }
   await pool.close();
@@ -290,6 +298,7 @@ try {
       p50: median(figures[key].map((r) => r.p50)),
       p99: median(figures[key].map((r) => r.p99)),
       cpu: median(figures[key].map((r) => r.serverCpuMs)),
+      client: median(figures[key].map((r) => r.clientCpuMs ?? NaN)),
     };
   };
   const ratios = (a, b) => {
@@ -310,7 +319,8 @@ try {
     if (s)
       console.log(
         `  ${title.padEnd(40)} median ${s.median.toFixed(1).padStart(6)} pictures/s (min ${s.min.toFixed(1)}, ` +
-          `max ${s.max.toFixed(1)})   p50 ${ms(s.p50)}   p99 ${ms(s.p99)}   CPU ${s.cpu.toFixed(1)} ms/picture`,
+          `max ${s.max.toFixed(1)})   p50 ${ms(s.p50)}   p99 ${ms(s.p99)}   CPU ${s.cpu.toFixed(1)} ms/picture` +
+          (Number.isFinite(s.client) ? `   client ${s.client.toFixed(2)} ms` : ''),
       );
   }
   console.log(`  ratio GET  capcheck/peer: ${ratios('capGet', 'peerGet')}`);

@@ -3,7 +3,7 @@ import { ZodError } from 'zod';
 import { AppError, isStorageFull, statusOfKind } from './errors';
 import { eventLoopDelayCheck } from './event-loop';
 import { freeSpaceCheck, runReadinessChecks, type ReadinessCheck } from './health';
-import { requestLogger, type Logger } from './logger';
+import { requestIdOf, requestLogger, type Logger } from './logger';
 import { httpMetricsMiddleware, type Metrics } from './metrics';
 
 /** Shared between the HTTP shell and graceful shutdown: once draining, /readyz fails and keep-alive ends. */
@@ -149,7 +149,8 @@ export function sendError(res: Response, status: number, code: string, message: 
 /** The one place where failures become responses. Nothing internal (stack, class names) leaves the process. */
 export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const log = (req as Request & { log?: Logger }).log ?? logger;
+    const reqId = requestIdOf(res);
+    const log = reqId ? logger.child({ reqId }) : logger;
     if (res.headersSent) {
       log.error({ err }, 'error after response started');
       res.destroy();
