@@ -43,17 +43,26 @@ suiteFor('login throttling across a Redis outage', 'redis', tcpUnreachable(redis
     await sys.api.post('/auth/register', { json: { email, password } });
     proxy.cut();
     expect(await guess(email, 1)).toBe(401); // decided locally at first
-    const closed = await waitFor('logins refused', async () => {
-      const res = await sys.api.post('/auth/login', { json: { email, password } });
-      return res.status === 429 ? res : undefined;
-    });
+    // Each poll is a real login (a bcrypt check), so on a busy machine the polls themselves take seconds.
+    const closed = await waitFor(
+      'logins refused',
+      async () => {
+        const res = await sys.api.post('/auth/login', { json: { email, password } });
+        return res.status === 429 ? res : undefined;
+      },
+      { timeoutMs: 25_000 },
+    );
     expect(Number(closed.headers.get('retry-after'))).toBeGreaterThan(0);
 
     proxy.restore();
-    const back = await waitFor('logins back with Redis', async () => {
-      const res = await sys.api.post('/auth/login', { json: { email, password } });
-      return res.status === 200 ? res : undefined;
-    });
+    const back = await waitFor(
+      'logins back with Redis',
+      async () => {
+        const res = await sys.api.post('/auth/login', { json: { email, password } });
+        return res.status === 200 ? res : undefined;
+      },
+      { timeoutMs: 25_000 },
+    );
     expect(back.body).toMatchObject({ accessToken: expect.any(String) });
-  });
+  }, 60_000);
 });
