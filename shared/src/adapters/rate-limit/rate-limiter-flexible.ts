@@ -179,7 +179,15 @@ export async function createRedisRateLimiters(
   redisUrl: string,
   keyPrefix = 'capcheck:rl',
 ): Promise<RateLimiterFactory> {
-  const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  const client = new Redis(redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    // A command caught by a connection that drops as it is sent must not wait for ever (a login would
+    // hang): it fails after these bounds and the limiter falls back as for any outage.
+    connectTimeout: 2_000,
+    commandTimeout: 1_000,
+  });
   // Connection errors surface through ping() (readiness) and the fallback; no unhandled 'error' events.
   client.on('error', () => undefined);
   const outage = new StoreOutage();
