@@ -22,10 +22,6 @@ export function inProcessImageSource(images: ImagesDomain): ImageSource {
       const record = await orNull(images.get(caller.principal, id));
       return record && { imageId: record.id, sha256: record.sha256, format: record.format };
     },
-    async read(caller, id) {
-      const image = await orNull(images.content(caller.principal, id));
-      return image && { imageId: id, sha256: image.record.sha256, format: image.record.format, bytes: image.bytes };
-    },
     async store(caller, picture) {
       const record = await images.upload(caller.principal, { bytes: picture.bytes, originalName: picture.filename });
       return { imageId: record.id, sha256: record.sha256, format: record.format };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createLogger, newId, type Caller, type ImageId, type UserId } from '@capcheck/shared';
+import { blobKeyForSha256, createLogger, newId, type Caller, type ImageId, type UserId } from '@capcheck/shared';
 import { ImagesDomain, sharpDecoder } from '@capcheck/images';
 import { httpImageSource, type ImageSource } from '@capcheck/inference';
 import { inProcessImageSource } from '@capcheck/local';
@@ -41,11 +41,11 @@ describe.each(adapters)('image source: %s', (_name, source) => {
     return { caller, bytes, id: img.body.id as ImageId };
   }
 
-  test('the owner gets the bytes, format and sha256, and a description without the bytes', async () => {
+  test("the owner gets the image's format and the sha256 its bytes are stored by", async () => {
     const { caller, bytes, id } = await callerWithImage();
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    expect(await source().read(caller, id)).toEqual({ imageId: id, format: 'jpeg', sha256, bytes });
     expect(await source().describe(caller, id)).toEqual({ imageId: id, format: 'jpeg', sha256 });
+    expect(await sys.blobs.get(blobKeyForSha256(sha256))).toEqual(bytes);
   });
 
   test("store: the picture becomes the caller's upload; a refused picture keeps the images service's words", async () => {
@@ -54,7 +54,7 @@ describe.each(adapters)('image source: %s', (_name, source) => {
     const stored = await source().store(caller, { bytes, filename: 'frame.jpg' });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     expect(stored).toEqual({ imageId: expect.any(String), format: 'jpeg', sha256 });
-    expect(await source().read(caller, stored.imageId)).toEqual({ ...stored, bytes });
+    expect(await source().describe(caller, stored.imageId)).toEqual(stored);
     await expect(source().store(caller, { bytes: Buffer.from('GIF89a....') })).rejects.toMatchObject({
       kind: 'unsupported_media_type',
       code: 'unsupported_image_type',
@@ -67,11 +67,9 @@ describe.each(adapters)('image source: %s', (_name, source) => {
   test("another user's image, an unknown id and a deleted image are null", async () => {
     const { id, caller } = await callerWithImage();
     const other = await callerWithImage();
-    expect(await source().read(other.caller, id)).toBeNull();
     expect(await source().describe(other.caller, id)).toBeNull();
-    expect(await source().read(caller, newId<ImageId>())).toBeNull();
+    expect(await source().describe(caller, newId<ImageId>())).toBeNull();
     await sys.api.delete(`/images/${id}`, { token: caller.accessToken });
-    expect(await source().read(caller, id)).toBeNull();
     expect(await source().describe(caller, id)).toBeNull();
   });
 });
@@ -79,7 +77,7 @@ describe.each(adapters)('image source: %s', (_name, source) => {
 test('HTTP source: an images service that does not answer is a 503-kind error, not a hang', async () => {
   const { caller } = { caller: { principal: { userId: newId<UserId>(), role: 'user' as const }, accessToken: 'x' } };
   await expect(
-    httpImageSource({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 }).read(caller, newId<ImageId>()),
+    httpImageSource({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 }).describe(caller, newId<ImageId>()),
   ).rejects.toMatchObject({
     kind: 'unavailable',
   });

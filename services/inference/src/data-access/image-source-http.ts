@@ -7,7 +7,7 @@ import {
   type ImageId,
 } from '@capcheck/shared';
 import { Agent, FormData, request, type Dispatcher } from 'undici';
-import type { DescribedImage, ImageSource, SourcedImage } from '../domain/ports';
+import type { DescribedImage, ImageSource } from '../domain/ports';
 
 const formats: Record<string, ImageFormat> = { 'image/jpeg': 'jpeg', 'image/png': 'png', 'image/webp': 'webp' };
 const refusals: Record<number, ErrorKind> = {
@@ -20,13 +20,8 @@ const refusals: Record<number, ErrorKind> = {
 /** A call to the images service: a GET, or a POST of a form. */
 type Call = { method?: 'GET' | 'POST'; body?: FormData };
 
-/** An answer of the images service: status, headers, and the body not read yet. */
+/** An answer of the images service: status, and the body not read yet. */
 type Answer = Dispatcher.ResponseData;
-
-const header = (res: Answer, name: string): string | undefined => {
-  const value = res.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-};
 
 /** The images service's own words for a picture it will not take (415, 413, 422, 400). */
 async function refusalOf(res: Answer, kind: ErrorKind): Promise<AppError> {
@@ -40,9 +35,8 @@ async function refusalOf(res: Answer, kind: ErrorKind): Promise<AppError> {
 }
 
 /**
- * Reads through the images service's public API with the caller's own Bearer token: no internal
- * credentials exist that could read someone else's image. The ETag is the sha256 of the bytes.
- * undici's `request` rather than `fetch`: an uncached prediction makes two calls, and `fetch` costs
+ * Asks the images service's public API with the caller's own Bearer token: no internal credentials
+ * exist that could see someone else's image. undici's `request` rather than `fetch`: `fetch` costs
  * about 0.3 ms of CPU more per call here (its WHATWG streams and objects), a few percent of a picture.
  */
 export function httpImageSource(options: {
@@ -108,17 +102,6 @@ export function httpImageSource(options: {
         throw unexpected();
       }
       return { imageId: body.id as ImageId, sha256: body.sha256, format };
-    },
-    async read(caller: Caller, id: ImageId): Promise<SourcedImage | null> {
-      const res = await call(caller, `/images/${encodeURIComponent(id)}/content`);
-      if (!res) return null;
-      const format = formats[header(res, 'content-type') ?? ''];
-      const sha256 = /^"([0-9a-f]{64})"$/.exec(header(res, 'etag') ?? '')?.[1];
-      if (!format || !sha256) {
-        await res.body.dump();
-        throw unexpected();
-      }
-      return { imageId: id, sha256, format, bytes: Buffer.from(await res.body.arrayBuffer()) };
     },
   };
 }

@@ -241,18 +241,16 @@ export interface DescribedImage {
   format: ImageFormat;
 }
 
-export interface SourcedImage extends DescribedImage {
-  bytes: Buffer;
-}
-
 /**
- * How inference reads an image: always on behalf of the caller, so the images service alone decides
- * ownership. Null means "not found" (unknown, deleted, or someone else's: they are the same).
+ * How inference learns about an image: always on behalf of the caller, so the images service alone
+ * decides ownership. Null means "not found" (unknown, deleted, or someone else's: they are the same).
  */
 export interface ImageSource {
-  /** What the image is, without its bytes: enough to look up a cached prediction. */
+  /**
+   * What the image is: enough to look up a cached prediction, and the digest its bytes are read by
+   * (from the blob store, read only) when there is none. This is the ownership check.
+   */
   describe(caller: Caller, id: ImageId): Promise<DescribedImage | null>;
-  read(caller: Caller, id: ImageId): Promise<SourcedImage | null>;
   /**
    * Stores a picture as the caller's upload, through the images service (which validates it and owns
    * the record): `POST /predict?store=true`. Its refusals (415, 413, 422) come back as they are.

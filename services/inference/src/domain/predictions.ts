@@ -66,12 +66,9 @@ export class PredictionsDomain {
     if (!described) throw imageNotFound();
     // The bytes are fetched only on a miss: a cached verdict needs the description alone.
     const route = this.route(model, id);
-    // Read once, for the current version and a shadow candidate alike.
-    const bytes = once(async () => {
-      const image = await this.deps.imageSource.read(caller, id);
-      if (!image) throw imageNotFound();
-      return image.bytes;
-    });
+    // Read once, for the current version and a shadow candidate alike, by digest: the description
+    // above was the ownership check, so a second trip through the images service would only repeat it.
+    const bytes = once(() => this.bytesOf(described));
     return this.answer(route, caller, context, { ...described, stored: true, started }, bytes);
   }
 
@@ -90,7 +87,7 @@ export class PredictionsDomain {
     const { name, version } = model.manifest;
     const prediction =
       (await this.deps.predictions.find(image.sha256, name, version)) ??
-      (await this.compute(model, image.sha256, await this.bytesOf(caller, id)));
+      (await this.compute(model, image.sha256, await this.bytesOf(image)));
     return { image, prediction };
   }
 
@@ -244,10 +241,11 @@ export class PredictionsDomain {
     };
   }
 
-  private async bytesOf(caller: Caller, id: ImageId): Promise<Buffer> {
-    const image = await this.deps.imageSource.read(caller, id);
-    if (!image) throw imageNotFound();
-    return image.bytes;
+  /** The bytes of an image the caller may see (described for them); gone since, it is not found. */
+  private async bytesOf(image: DescribedImage): Promise<Buffer> {
+    const bytes = await this.deps.blobs.get(blobKeyForSha256(image.sha256));
+    if (!bytes) throw imageNotFound();
+    return bytes;
   }
 
   private compute(model: LoadedModel, sha256: string, bytes: Buffer): Promise<PredictionRecord> {
