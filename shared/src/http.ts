@@ -54,6 +54,9 @@ export function createHttpApp(options: HttpShellOptions): Express {
   }
   const app = express();
   app.disable('x-powered-by');
+  // Answers are `Cache-Control: no-store` (below), so an ETag would never be used, and Express would hash
+  // every body for one. A route with a real validator sets its own (an image's content: its sha256).
+  app.set('etag', false);
   app.set('trust proxy', options.trustProxy);
   app.set('query parser', 'simple');
 
