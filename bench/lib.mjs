@@ -12,7 +12,9 @@ export const randomPort = () => 18000 + Math.floor(Math.random() * 1000);
 
 /** The built local process (every service in one), on loopback, its data in a fresh temp folder. */
 export function startLocal(port, env = {}) {
-  return spawn(process.execPath, [join(root, 'local/dist/main.js')], {
+  // BENCH_NODE_ARGS: flags for the server's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return spawn(process.execPath, [...nodeArgs, join(root, 'local/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
