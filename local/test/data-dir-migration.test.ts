@@ -1,9 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { inferenceSchema } from '@capcheck/inference';
-import { startLocal } from '../../test-support/local';
+import { signUp, startLocal } from '../../test-support/local';
+import { uploadFile } from '../../test-support/http';
 import { writeLegacyDataDir } from '../../test-support/legacy-data-dir';
 import { password } from '../../test-support/services';
 import { jpeg } from '../../test-support/images';
@@ -62,5 +63,28 @@ test('a DATA_DIR from before per-service schemas is taken over on start, and not
     ]);
   } finally {
     file.close();
+  }
+});
+
+test('a new DATA_DIR gets one SQLite file per service, each holding its own schema alone', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-new-'));
+  const sys = await startLocal({}, {}, dataDir);
+  try {
+    const user = await signUp(sys.api, `new-data-dir-${Date.now()}@example.test`);
+    const image = await uploadFile(sys.baseUrl, user.accessToken, { bytes: await jpeg(), filename: 'frame.jpg' });
+    expect(image.status).toBe(201);
+    const id = (image.body as { id: string }).id;
+    expect((await sys.api.get(`/predict/${id}`, { token: user.accessToken })).status).toBe(200);
+  } finally {
+    await sys.close();
+  }
+  expect(existsSync(join(dataDir, 'capcheck.sqlite'))).toBe(false);
+  for (const service of ['users', 'images', 'inference']) {
+    const file = new Database(join(dataDir, `${service}.sqlite`), { readonly: true });
+    try {
+      expect(file.prepare('SELECT service FROM schema_migrations').all()).toEqual([{ service }]);
+    } finally {
+      file.close();
+    }
   }
 });
