@@ -25,7 +25,7 @@ export interface StoreAdapters<S> {
 }
 
 /** The one file every service of a DATA_DIR shared before each had its own. */
-export const sharedSqliteFile = 'capcheck.sqlite';
+const sharedSqliteFile = 'capcheck.sqlite';
 
 /**
  * A service's SQLite file under DATA_DIR: its own, `<service>.sqlite`. A DATA_DIR that already holds

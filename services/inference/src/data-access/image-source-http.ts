@@ -35,9 +35,9 @@ async function refusalOf(res: Answer, kind: ErrorKind): Promise<AppError> {
 }
 
 /**
- * Asks the images service's public API with the caller's own Bearer token: no internal credentials
- * exist that could see someone else's image. undici's `request` rather than `fetch`: `fetch` costs
- * about 0.3 ms of CPU more per call here (its WHATWG streams and objects), a few percent of a picture.
+ * Asks the images service's public API with the caller's own Bearer token, so the images service alone
+ * decides what the caller may see. undici's `request` rather than `fetch`: `fetch` costs about 0.3 ms
+ * of CPU more per call here (its WHATWG streams and objects), a few percent of a picture.
  */
 export function httpImageSource(options: {
   baseUrl: string;

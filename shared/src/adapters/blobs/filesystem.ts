@@ -23,9 +23,8 @@ const READ_IN_PLACE_MAX_BYTES = 256 * 1024;
 /** The file's bytes, read in place when small (see above); ENOENT as a rejection, as readFile gives it. */
 async function readBlobFile(path: string): Promise<Buffer> {
   const fd = openSync(path, 'r');
-  let size: number;
   try {
-    size = fstatSync(fd).size;
+    const { size } = fstatSync(fd);
     if (size <= READ_IN_PLACE_MAX_BYTES) {
       const bytes = Buffer.allocUnsafe(size);
       let read = 0;
