@@ -73,10 +73,9 @@ export interface InferencePool {
 }
 
 /**
- * A fixed pool of worker threads. Jobs wait in one queue; each worker is sent up to `maxBatch` waiting
- * jobs as a single `session.run`, and one more such batch while it runs one (see leastBusy). Nothing
- * waits for more jobs to arrive, so batching adds no latency. A full queue refuses new jobs (503)
- * instead of growing without bound.
+ * A fixed pool of worker threads. Jobs wait in one queue; a worker that comes free takes up to
+ * `maxBatch` waiting jobs in a single `session.run` (never waiting for more to arrive, so batching
+ * adds no latency). A full queue refuses new jobs (503) instead of growing without bound.
  */
 export async function createInferencePool(options: {
   model: ModelManifest;
@@ -91,16 +90,13 @@ export async function createInferencePool(options: {
   const classes = model.labels.length;
   /** A background job waits for predictions at most this long, then goes alone: it slows them, never stops. */
   const backgroundMaxWaitMs = 250;
-  /** A worker's batches in flight: one running and one waiting in its port (see leastBusy). */
-  const batchesPerWorker = 2;
   const embeddingSize = model.embedding?.size ?? 0;
   const queue: Job[] = [];
   /** Background jobs: taken when no prediction waits, or one at a time once they have waited too long. */
   const background: Job[] = [];
   /** How long close() lets batches in flight finish before it stops their workers anyway. */
   const closeWaitMs = 10_000;
-  /** Batches sent to each live worker and not answered yet (at most `batchesPerWorker`). */
-  const sent = new Map<Worker, number>();
+  const idle: Worker[] = [];
   const inFlight = new Map<number, { jobs: Job[]; started: bigint; worker: Worker }>();
   let nextId = 0;
   let closed = false;
@@ -112,34 +108,16 @@ export async function createInferencePool(options: {
     if (closed && inFlight.size === 0) drained?.();
   };
 
-  /**
-   * A free worker first; else one with a batch running and none waiting, so that it starts the next
-   * batch the moment it finishes instead of idling until the event loop, busy with requests, reads its
-   * answer and sends more. Under 16 clients that wait had the workers busy 61-62 % of the time; with a
-   * batch waiting, 72-74 % (smaller batches, the same CPU per picture).
-   */
-  const leastBusy = (): Worker | undefined => {
-    let best: Worker | undefined;
-    for (const [worker, count] of sent) {
-      if (count < batchesPerWorker && (best === undefined || count < (sent.get(best) ?? 0))) best = worker;
-    }
-    return closed ? undefined : best;
-  };
-
   const dispatch = () => {
-    while (queue.length > 0 || background.length > 0) {
-      const worker = leastBusy();
-      if (!worker) break;
+    while (idle.length > 0 && (queue.length > 0 || background.length > 0)) {
+      const worker = idle.pop() as Worker;
       const starved = background.length > 0 && performance.now() - background[0]!.queuedAt > backgroundMaxWaitMs;
-      // Background work waits for an idle worker, so predictions never queue behind it in a port.
-      if (queue.length === 0 && !starved && (sent.get(worker) ?? 0) > 0) break;
       const jobs =
         starved || queue.length === 0 ? background.splice(0, starved ? 1 : maxBatch) : queue.splice(0, maxBatch);
       const pixels = new Uint8Array(jobs.length * imageBytes);
       jobs.forEach((job, i) => pixels.set(job.pixels, i * imageBytes));
       const id = nextId++;
       inFlight.set(id, { jobs, started: process.hrtime.bigint(), worker });
-      sent.set(worker, (sent.get(worker) ?? 0) + 1);
       worker.postMessage({ id, pixels: pixels.buffer, count: jobs.length }, [pixels.buffer]);
     }
     telemetry.queueDepth(queue.length);
@@ -170,7 +148,7 @@ export async function createInferencePool(options: {
             const batch = inFlight.get(message.id);
             if (!batch) return;
             inFlight.delete(message.id);
-            // session.run's own time: a batch may have waited in the worker's port behind another.
+            // Measured in the worker: the event loop reads the answer only when it gets to it.
             const seconds =
               message.type === 'result' ? message.seconds : Number(process.hrtime.bigint() - batch.started) / 1e9;
             telemetry.batch(batch.jobs.length, seconds);
@@ -185,7 +163,7 @@ export async function createInferencePool(options: {
             } else {
               batch.jobs.forEach((job) => job.reject(new Error(`inference failed: ${message.message}`)));
             }
-            if (sent.has(worker)) sent.set(worker, (sent.get(worker) ?? 1) - 1);
+            if (!closed) idle.push(worker);
             settle();
             return dispatch();
           }
@@ -201,10 +179,11 @@ export async function createInferencePool(options: {
           batch.jobs.forEach((job) => job.reject(new Error(`inference worker exited (${code})`)));
         }
         settle();
-        sent.delete(worker);
+        const at = idle.indexOf(worker);
+        if (at >= 0) idle.splice(at, 1);
         if (!closed)
           spawn().then(
-            (replacement) => (sent.set(replacement, 0), dispatch()),
+            (replacement) => (idle.push(replacement), dispatch()),
             () => undefined,
           );
       });
@@ -219,7 +198,7 @@ export async function createInferencePool(options: {
     await Promise.all(workers.map((worker) => worker.terminate()));
     throw failure.reason;
   }
-  for (const worker of workers) sent.set(worker, 0);
+  idle.push(...workers);
 
   const outputsOf = (
     images: readonly Uint8Array[],
