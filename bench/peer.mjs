@@ -1,6 +1,7 @@
 // pnpm bench:peer — capcheck side by side with the Flask peer (a plain Flask + gunicorn + onnxruntime
 // server of the same model), in one run: the same model, the same distinct 640×480 JPEGs, the same
-// number of clients, phases alternating between the two so that a busy machine weighs on both alike.
+// number of clients, phases alternating between the two so that a busy machine weighs on both alike,
+// after a warm-up of both (400 requests of each kind, not timed).
 // Each round: capcheck GET /predict/:id uncached, the peer's GET /predict/<name>, capcheck POST
 // /predict, the peer's POST /predict, one client's 32-picture batches against its single POSTs. The bare
 // limit (decode + letterbox as the manifest says + the worker pool, in this process, no HTTP) is measured
@@ -99,13 +100,13 @@ const line = (title, r) =>
       (r.failed ? `   FAILED ${r.failed}` : ''),
   );
 
-/** Uploads every picture (made distinct for this round) and returns their ids, in order. Not timed. */
-async function uploadAll(token, round) {
-  const ids = new Array(count);
+/** Uploads the first `n` pictures (made distinct for this round) and returns their ids, in order. Not timed. */
+async function uploadAll(token, round, n = count) {
+  const ids = new Array(n);
   let next = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
-      while (next < count) {
+      while (next < n) {
         const i = next++;
         const form = new FormData();
         form.append('image', new Blob([withComment(pictures[i], `get ${round} ${i}`)]), 'p.jpg');
@@ -179,6 +180,26 @@ try {
       `peer: gunicorn 2 workers, onnxruntime 1 thread each`,
   );
   const pool = await benchPool(inference, manifest);
+  // Both servers answer a few hundred of each request before anything is timed: the first requests
+  // of a Node process run unoptimised code, and the first round was otherwise the slowest of every run.
+  const warm = Math.min(count, 400);
+  const warmIds = await uploadAll(token, 'warm-up', warm);
+  const warmUp = (url, path, headers = {}) =>
+    measure({ url, connections: clients, amount: warm, headers, next: (i) => ({ path: path(i) }) });
+  await warmUp(cap, (i) => `/predict/${warmIds[i]}`, { authorization: token });
+  await warmUp(peer, (i) => `/predict/${pictureName(i)}`);
+  if (hasPost) {
+    await measure({
+      url: cap,
+      connections: clients,
+      amount: warm,
+      method: 'POST',
+      next: (i) => {
+        const { body, contentType } = multipart('image', [withComment(pictures[i], `warm-up ${i}`)]);
+        return { path: '/predict', body, headers: { authorization: token, 'content-type': contentType } };
+      },
+    });
+  }
   const figures = {};
   const keep = (key, r) => (figures[key] ??= []).push(r);
   for (let round = 1; round <= rounds; round++) {
