@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
-import { measure, multipart, randomPort, startLocal, waitReady, withComment } from './lib.mjs';
+import { measure, multipart, randomPort, startLocal, uploadPictures, waitReady } from './lib.mjs';
 
 const count = Number(process.env.BENCH_CACHED_PICTURES ?? 400);
 const requests = Number(process.env.BENCH_CACHED_REQUESTS ?? 4000);
@@ -37,14 +37,7 @@ try {
   const account = { email: `cached-${Date.now()}@example.test`, password: 'benchmark password' };
   await fetch(`${url}/auth/register`, json(account));
   const token = `Bearer ${(await (await fetch(`${url}/auth/login`, json(account))).json()).accessToken}`;
-  const ids = [];
-  for (const [i, picture] of pictures.entries()) {
-    const form = new FormData();
-    form.append('image', new Blob([withComment(picture, `cached ${i}`)]), 'p.jpg');
-    const res = await fetch(`${url}/images`, { method: 'POST', headers: { authorization: token }, body: form });
-    if (res.status !== 201) throw new Error(`upload ${i}: ${res.status}`);
-    ids.push((await res.json()).id);
-  }
+  const ids = await uploadPictures(url, token, pictures, 'cached');
   const get = (amount) =>
     measure({
       url,

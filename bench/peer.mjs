@@ -19,7 +19,17 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
-import { benchPool, measure, multipart, randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
+import {
+  benchPool,
+  measure,
+  multipart,
+  randomPort,
+  root,
+  startLocal,
+  uploadPictures,
+  waitReady,
+  withComment,
+} from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const inference = require(join(root, 'services/inference/dist/index.js'));
@@ -100,25 +110,6 @@ const line = (title, r) =>
       (r.failed ? `   FAILED ${r.failed}` : ''),
   );
 
-/** Uploads the first `n` pictures (made distinct for this round) and returns their ids, in order. Not timed. */
-async function uploadAll(token, round, n = count) {
-  const ids = new Array(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      while (next < n) {
-        const i = next++;
-        const form = new FormData();
-        form.append('image', new Blob([withComment(pictures[i], `get ${round} ${i}`)]), 'p.jpg');
-        const res = await fetch(`${cap}/images`, { method: 'POST', headers: { authorization: token }, body: form });
-        if (res.status !== 201) throw new Error(`upload ${i}: ${res.status} ${await res.text()}`);
-        ids[i] = (await res.json()).id;
-      }
-    }),
-  );
-  return ids;
-}
-
 /** The bare limit: what preprocess() + the worker pool do with these pictures, 16 in flight, no HTTP. */
 async function bareLimit(pool) {
   let next = 0;
@@ -183,7 +174,7 @@ try {
   // Both servers answer a few hundred of each request before anything is timed: the first requests
   // of a Node process run unoptimised code, and the first round was otherwise the slowest of every run.
   const warm = Math.min(count, 400);
-  const warmIds = await uploadAll(token, 'warm-up', warm);
+  const warmIds = await uploadPictures(cap, token, pictures.slice(0, warm), 'warm-up');
   const warmUp = (url, path, headers = {}) =>
     measure({ url, connections: clients, amount: warm, headers, next: (i) => ({ path: path(i) }) });
   await warmUp(cap, (i) => `/predict/${warmIds[i]}`, { authorization: token });
@@ -195,7 +186,7 @@ try {
       amount: warm,
       method: 'POST',
       next: (i) => {
-        const { body, contentType } = multipart('image', [withComment(pictures[i], `warm-up ${i}`)]);
+        const { body, contentType } = multipart('image', [withComment(pictures[i], `warm-up post ${i}`)]);
         return { path: '/predict', body, headers: { authorization: token, 'content-type': contentType } };
       },
     });
@@ -205,7 +196,7 @@ try {
   for (let round = 1; round <= rounds; round++) {
     console.log(`round ${round} (load average ${load()})`);
     token = await login();
-    const ids = await uploadAll(token, round);
+    const ids = await uploadPictures(cap, token, pictures, `get ${round}`);
     const bareFirst = await bareLimit(pool);
     line('bare: decode + worker pool, no HTTP (first)', bareFirst);
     token = await login();

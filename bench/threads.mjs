@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
-import { benchPool, measure, randomPort, root, startLocal, waitReady, withComment } from './lib.mjs';
+import { benchPool, measure, randomPort, root, startLocal, uploadPictures, waitReady } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const inference = require(join(root, 'services/inference/dist/index.js'));
@@ -70,20 +70,7 @@ try {
   const pool = await benchPool(inference, manifest);
   console.log(`bottle-state/${version}, ${count} pictures a round, 16 clients, CPU per picture by thread`);
   for (let round = 1; round <= rounds; round++) {
-    const ids = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (next < count) {
-          const i = next++;
-          const form = new FormData();
-          form.append('image', new Blob([withComment(pictures[i], `threads ${round} ${i}`)]), 'p.jpg');
-          const res = await fetch(`${url}/images`, { method: 'POST', headers: { authorization: token }, body: form });
-          if (res.status !== 201) throw new Error(`upload ${i}: ${res.status}`);
-          ids[i] = (await res.json()).id;
-        }
-      }),
-    );
+    const ids = await uploadPictures(url, token, pictures, `threads ${round}`);
     const metricsBefore = await (await fetch(`${url}/metrics`)).text();
     const before = threadCpu(server.pid);
     const get = await measure({
@@ -105,7 +92,7 @@ try {
 
     const bareBefore = threadCpu(process.pid);
     const started = process.hrtime.bigint();
-    next = 0;
+    let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         while (next < count) {
