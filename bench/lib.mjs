@@ -242,6 +242,24 @@ export function cpuSeconds(pid) {
   return total / 100; // USER_HZ
 }
 
+/**
+ * The bare limit's work: every picture decoded and letterboxed as the manifest says (`preprocess`) and
+ * run through `pool`, `inFlight` at a time, in this process, no HTTP. Resolves to its seconds.
+ */
+export async function decodeAndInferAll(inference, manifest, pool, pictures, inFlight) {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < pictures.length) {
+        const i = next++;
+        await pool.run(await inference.preprocess(pictures[i], manifest, 40e6));
+      }
+    }),
+  );
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
 /** The bare limit's worker pool: one worker per core, batches of up to 8, a queue that never refuses. */
 export function benchPool(inference, manifest) {
   return inference.createInferencePool({

@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
 import {
   benchPool,
+  decodeAndInferAll,
   measure,
   multipart,
   randomPort,
@@ -112,20 +113,11 @@ const line = (title, r) =>
 
 /** The bare limit: what preprocess() + the worker pool do with these pictures, 16 in flight, no HTTP. */
 async function bareLimit(pool) {
-  let next = 0;
-  const started = process.hrtime.bigint();
   const cpu = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (next < count) {
-        const i = next++;
-        await pool.run(await inference.preprocess(pictures[i], manifest, 40e6));
-      }
-    }),
-  );
+  const seconds = await decodeAndInferAll(inference, manifest, pool, pictures, clients);
   const { user, system } = process.cpuUsage(cpu);
   return {
-    perSecond: count / (Number(process.hrtime.bigint() - started) / 1e9),
+    perSecond: count / seconds,
     p50: NaN,
     p99: NaN,
     failed: 0,

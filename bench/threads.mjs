@@ -7,7 +7,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { benchPictures, pictureName } from './pictures.mjs';
-import { benchPool, measure, randomPort, root, startLocal, uploadPictures, waitReady } from './lib.mjs';
+import {
+  benchPool,
+  decodeAndInferAll,
+  measure,
+  randomPort,
+  root,
+  startLocal,
+  uploadPictures,
+  waitReady,
+} from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const inference = require(join(root, 'services/inference/dist/index.js'));
@@ -91,17 +100,7 @@ try {
     );
 
     const bareBefore = threadCpu(process.pid);
-    const started = process.hrtime.bigint();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < count) {
-          const i = next++;
-          await pool.run(await inference.preprocess(pictures[i], manifest, 40e6));
-        }
-      }),
-    );
-    const rate = count / (Number(process.hrtime.bigint() - started) / 1e9);
+    const rate = count / (await decodeAndInferAll(inference, manifest, pool, pictures, 16));
     const bareAfter = threadCpu(process.pid);
     console.log(
       `round ${round}: bare limit ${rate.toFixed(0)}/s: ${perPicture(process.pid, bareBefore, bareAfter, pool.size)}`,
