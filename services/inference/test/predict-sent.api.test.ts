@@ -56,6 +56,23 @@ const postBatch = (token: string, pictures: Buffer[], field = 'images') =>
     path: '/predict/batch',
     files: pictures.map((bytes, i) => ({ bytes, filename: `frame-${i}.jpg`, field })),
   });
+/** Multipart bodies written by hand, for the malformed ones a form library would not send. */
+const boundary = 'capcheck-test-boundary';
+const formType = `multipart/form-data; boundary=${boundary}`;
+const filePart = (field: string, bytes: Buffer) =>
+  Buffer.concat([
+    Buffer.from(
+      `Content-Disposition: form-data; name="${field}"; filename="frame.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+    ),
+    bytes,
+  ]);
+const textPart = (field: string, text: string) =>
+  Buffer.from(`Content-Disposition: form-data; name="${field}"\r\n\r\n${text}`);
+const multipartBody = (parts: Buffer[]) =>
+  Buffer.concat([
+    ...parts.flatMap((part) => [Buffer.from(`--${boundary}\r\n`), part, Buffer.from('\r\n')]),
+    Buffer.from(`--${boundary}--\r\n`),
+  ]);
 const imagesOf = async (token: string) => (await sys.api.get<{ items: unknown[] }>('/images', { token })).body.items;
 
 test('a picture in the field "image": the verdict, in the shape of GET /predict/:id, nothing stored; the same bytes again come from the cache', async () => {
@@ -164,6 +181,41 @@ test.each([
     'file_too_large',
   ],
   ['the same, raw', async (t: string) => postRaw(t, await jpeg(700, 700, 100), 'image/jpeg'), 413, 'file_too_large'],
+  [
+    'a multipart body without a boundary',
+    async (t: string) => postRaw(t, Buffer.from('--x\r\n\r\n--x--\r\n'), 'multipart/form-data'),
+    400,
+    'invalid_multipart',
+  ],
+  [
+    'a multipart body cut short',
+    async (t: string) =>
+      postRaw(t, multipartBody([filePart('image', sample('open-1.jpg'))]).subarray(0, 500), formType),
+    400,
+    'invalid_multipart',
+  ],
+  [
+    'two files in "image"',
+    async (t: string) =>
+      postRaw(
+        t,
+        multipartBody([filePart('image', sample('open-1.jpg')), filePart('image', sample('open-2.jpg'))]),
+        formType,
+      ),
+    400,
+    'too_many_files',
+  ],
+  [
+    'a text field over 1 KB beside the picture',
+    async (t: string) =>
+      postRaw(
+        t,
+        multipartBody([textPart('note', 'x'.repeat(2000)), filePart('image', sample('open-1.jpg'))]),
+        formType,
+      ),
+    400,
+    'invalid_multipart',
+  ],
   [
     '?store=maybe',
     async (t: string) => postRaw(t, sample('open-1.jpg'), 'image/jpeg', '/predict?store=maybe'),
