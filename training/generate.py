@@ -1035,15 +1035,21 @@ def render_scene(rng, label, size=128, scenario=None, strong=False):
     canvas.alpha_composite(rimg, (px, py)) if px > -bw and py > -bh else None
     top_canvas.paste(1 + LABELS.index(label), (px, py), rtop)
 
+    # What is left of the labelled bottle's top in view: the frame cuts it off, an occluder may hide it.
+    shown_top = top_canvas.point(lambda v: 255 if v == 1 + LABELS.index(label) else 0)
     if flags["occluded"]:
         # occlusion below the neck only: the top of the bottle stays visible
         y0 = py + info["neck_bottom"] + 0.05 * Hg
         y1 = min(H, base_y)
         if y1 - y0 > 0.08 * H:
             x0, x1 = px + bw / 2 - info["width"] / 2, px + bw / 2 + info["width"] / 2
-            canvas.alpha_composite(_occluder(rng, W, H, (x0, y0, x1, y1)))
+            occluder = _occluder(rng, W, H, (x0, y0, x1, y1))
+            canvas.alpha_composite(occluder)
+            shown_top.paste(0, (0, 0), occluder.getchannel("A"))
         else:  # neck reaches the bottom of the picture: nothing below it to hide
             flags["occluded"] = False
+    whole_top = max(1, int(np.count_nonzero(np.asarray(rtop))))
+    shown_top_px = int(np.count_nonzero(np.asarray(shown_top)))
 
     if strong and rng.random() < 0.4:
         canvas = _perspective(canvas.convert("RGB"), rng, 0.05).convert("RGBA")
@@ -1096,7 +1102,10 @@ def render_scene(rng, label, size=128, scenario=None, strong=False):
         data = buf.getvalue()
         img = Image.open(io.BytesIO(data)).convert("RGB")
     meta = dict(label=label, kind=info["kind"], glass=info["glass"], closure=info["closure"],
-                jpeg_quality=q, strong=strong, **{k: bool(v) for k, v in flags.items()})
+                jpeg_quality=q, strong=strong, **{k: bool(v) for k, v in flags.items()},
+                # the share of the top in view, and its area in output pixels (before the letterbox bars)
+                top_shown=round(shown_top_px / whole_top, 3),
+                top_px=round(shown_top_px * (ow * oh) / (W * H), 1))
     return img, meta, data, np.asarray(top_small, np.uint8)
 
 
