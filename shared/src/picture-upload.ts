@@ -41,12 +41,14 @@ const tooLarge = (maxBytes: number) =>
 export function pictureUpload(options: PictureUploadOptions): RequestHandler {
   const { field, maxBytes, maxFiles } = options;
   const one = maxFiles === 1;
+  // busboy reports a limit when a count reaches it, so each allowance is one more than what is allowed
+  // (as multer passes them): a file of exactly maxBytes, a 1 KB field, maxFiles + 5 parts all pass.
   const limits = {
-    fileSize: maxBytes,
+    fileSize: maxBytes + 1,
     files: maxFiles,
     fields: 4,
-    parts: maxFiles + 5,
-    fieldSize: 1024,
+    parts: maxFiles + 6,
+    fieldSize: 1024 + 1,
     headerPairs: 50,
   };
   const raw = express.raw({ type: rawTypes, limit: maxBytes });
@@ -134,8 +136,8 @@ function readMultipart(
   }
   const files: ReceivedPicture[] = [];
   let answered = false;
-  // busboy reports an oversized file only when its part ends; counting the bytes as they arrive
-  // answers at the limit.
+  // busboy skips whatever comes before the first boundary and after the last one: counting the body's
+  // bytes as they arrive bounds those too.
   let received = 0;
   const count = (chunk: Buffer) => {
     received += chunk.length;
@@ -150,6 +152,13 @@ function readMultipart(
     done(outcome);
   };
   parser.on('file', (name, stream, info) => {
+    // A body that ends inside a file part fails that part's stream too: the parser's own 'error' answers.
+    stream.on('error', () => undefined);
+    // A file input left empty in a browser form: a part without a file name, skipped as multer did.
+    if (!info.filename) {
+      stream.resume();
+      return;
+    }
     if (name !== options.field) {
       stream.resume();
       answer('unexpected_field');

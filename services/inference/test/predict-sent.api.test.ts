@@ -267,6 +267,38 @@ test('32 pictures are one batch; 33 is a 413 that says how many fit', async () =
   });
 });
 
+test('a picture of exactly MAX_UPLOAD_BYTES is taken, one byte more is a 413', async () => {
+  const user = await newUser();
+  // Bytes after a JPEG's end-of-image marker are ignored by decoders: the same picture, padded.
+  const padded = (size: number) =>
+    Buffer.concat([sample('open-1.jpg'), Buffer.alloc(size - sample('open-1.jpg').length)]);
+  const exact = await postPicture(user.accessToken, padded(maxUploadBytes));
+  expect(exact.status).toBe(200);
+  expect(exact.body).toMatchObject({ label: 'open', stored: false });
+  const over = await postPicture(user.accessToken, padded(maxUploadBytes + 1));
+  expect(over.status).toBe(413);
+  expect((over.body as { error: { code: string } }).error.code).toBe('file_too_large');
+});
+
+test('a file input left empty, as a browser form sends it, is no picture', async () => {
+  const user = await newUser();
+  const emptyInput = (field: string) =>
+    Buffer.from(
+      `Content-Disposition: form-data; name="${field}"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    );
+  const alone = await postRaw(user.accessToken, multipartBody([emptyInput('image')]), formType);
+  expect(alone.status).toBe(400);
+  expect((alone.body as { error: { code: string } }).error.code).toBe('missing_file');
+  const batch = await postRaw(
+    user.accessToken,
+    multipartBody([emptyInput('thumbnail'), filePart('images', sample('open-1.jpg')), emptyInput('images')]),
+    formType,
+    '/predict/batch',
+  );
+  expect(batch.status).toBe(200);
+  expect((batch.body as { results: Prediction[] }).results.map((r) => r.label)).toEqual(['open']);
+});
+
 test('a batch in the wrong field is a 400, an empty one too, and without a token a 401', async () => {
   const user = await newUser();
   const wrong = await postBatch(user.accessToken, [sample('open-1.jpg')], 'image');
