@@ -63,7 +63,12 @@ export function pictureUpload(options: PictureUploadOptions): RequestHandler {
     'unexpected_field',
     one ? `the file must be in the field "${field}", alone` : `the pictures must be in the field "${field}"`,
   );
-  const unacceptable = () => new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable');
+  const refusals: Record<MultipartRefusal, () => AppError> = {
+    too_large: () => tooLarge(maxBytes),
+    too_many: () => tooMany,
+    unexpected_field: () => unexpectedField,
+    unacceptable: () => new AppError('invalid', 'invalid_multipart', 'the multipart body is not acceptable'),
+  };
   // e.g. a missing boundary, or busboy's "Malformed part header" for control characters in a file name
   const unreadable = (cause: unknown) =>
     new AppError('invalid', 'invalid_multipart', 'the multipart body could not be read', { cause });
@@ -97,24 +102,16 @@ export function pictureUpload(options: PictureUploadOptions): RequestHandler {
         keep(outcome);
         return next();
       }
-      next(
-        outcome === 'too_large'
-          ? tooLarge(maxBytes)
-          : outcome === 'too_many'
-            ? tooMany
-            : outcome === 'unexpected_field'
-              ? unexpectedField
-              : outcome === 'unacceptable'
-                ? unacceptable()
-                : unreadable(outcome.error),
-      );
+      next(typeof outcome === 'string' ? refusals[outcome]() : unreadable(outcome.error));
     });
   };
 }
 
-/** Why a multipart body was refused, or the pictures it carried. */
-type MultipartOutcome =
-  ReceivedPicture[] | 'too_large' | 'too_many' | 'unexpected_field' | 'unacceptable' | { error: unknown };
+/** A limit or rule of the upload that a multipart body broke. */
+type MultipartRefusal = 'too_large' | 'too_many' | 'unexpected_field' | 'unacceptable';
+
+/** The pictures a multipart body carried, why it was refused, or why it could not be read. */
+type MultipartOutcome = ReceivedPicture[] | MultipartRefusal | { error: unknown };
 
 /**
  * Reads the files of `field` from a multipart body into memory, answering once: at the first limit
