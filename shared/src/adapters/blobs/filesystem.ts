@@ -20,25 +20,26 @@ const readWhole = promisify(readFile);
  */
 const READ_IN_PLACE_MAX_BYTES = 256 * 1024;
 
-/** The file's bytes, read in place when small (see above); ENOENT as a rejection, as readFile gives it. */
+/**
+ * The file's bytes, read in place when small (see above), else through the thread pool from the same
+ * open file; ENOENT as a rejection, as readFile gives it.
+ */
 async function readBlobFile(path: string): Promise<Buffer> {
   const fd = openSync(path, 'r');
   try {
     const { size } = fstatSync(fd);
-    if (size <= READ_IN_PLACE_MAX_BYTES) {
-      const bytes = Buffer.allocUnsafe(size);
-      let read = 0;
-      while (read < size) {
-        const n = readSync(fd, bytes, read, size - read, read);
-        if (n === 0) break;
-        read += n;
-      }
-      return read === size ? bytes : bytes.subarray(0, read);
+    if (size > READ_IN_PLACE_MAX_BYTES) return await readWhole(fd);
+    const bytes = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, bytes, read, size - read, read);
+      if (n === 0) break;
+      read += n;
     }
+    return read === size ? bytes : bytes.subarray(0, read);
   } finally {
     closeSync(fd);
   }
-  return readWhole(path);
 }
 
 const errorCode = (err: unknown): string | undefined =>
