@@ -28,6 +28,10 @@ export function startLocal(port, env = {}) {
       INFERENCE_PRECOMPUTE: 'false',
       // the version to measure (default: what the local process serves, the newest shipped one)
       ...(process.env.MODEL_VERSION ? { MODEL_VERSION: process.env.MODEL_VERSION } : {}),
+      // the pool's and libuv's settings pass through, to try other splits of the cores
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([name]) => /^(INFERENCE_|UV_THREADPOOL_SIZE$)/.test(name)),
+      ),
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
