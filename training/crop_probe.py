@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Would a second, closer look at the bottle's top help? Scores a model on a labelled folder whose
+labels.jsonl gives the top of the labelled bottle (`topXY`, 0..1 of width and height, as
+eval/independent/svg-bottles.mjs writes it): once on the whole picture, then on square crops centred on
+the top, each letterboxed to the model's input like the whole picture (Lanczos, black bars). The crops use
+the generator's own top position, so this is an upper bound for a second stage that must find the top
+itself; the model was not trained on such crops.
+
+  /tmp/peervenv/bin/python training/crop_probe.py --model models/bottle-state/4 \
+      --data /tmp/capcheck-data/independent --crops 0.8,0.6,0.4    # add --centre for the control
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from preprocess import letterbox  # noqa: E402
+
+LABELS = ["closed", "open"]
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Exact two-sided McNemar p-value (as eval/compare.mjs)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def crop_around(img: Image.Image, top_xy, side_share: float) -> Image.Image:
+    """A square of side side_share x the picture's shorter side, centred on the top, kept inside."""
+    w, h = img.size
+    side = max(8, round(side_share * min(w, h)))
+    cx, cy = top_xy[0] * w, top_xy[1] * h
+    left = int(min(max(0, cx - side / 2), w - side))
+    top = int(min(max(0, cy - side / 2), h - side))
+    return img.crop((left, top, left + side, top + side))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="folder with manifest.json and model.onnx")
+    ap.add_argument("--data", required=True, help="folder with closed/, open/ and labels.jsonl (topXY)")
+    ap.add_argument("--crops", default="0.6,0.4,0.25", help="crop sides as shares of the shorter side")
+    ap.add_argument("--centre", action="store_true",
+                    help="control: crop around the picture's centre instead of the top (no position known)")
+    args = ap.parse_args(argv)
+    manifest = json.load(open(os.path.join(args.model, "manifest.json")))
+    size = manifest["input"]["shape"][1]
+    session = ort.InferenceSession(os.path.join(args.model, manifest["file"]), providers=["CPUExecutionProvider"])
+    with open(os.path.join(args.data, "labels.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    shares = [float(s) for s in args.crops.split(",")]
+    views = ["whole"] + [f"crop {s}" for s in shares]
+    right = {v: [] for v in views}
+    for row in rows:
+        with Image.open(os.path.join(args.data, row["file"])) as im:
+            img = im.convert("RGB")
+        at = (0.5, 0.5) if args.centre else row["topXY"]
+        batch = [letterbox(img, size)] + [letterbox(crop_around(img, at, s), size) for s in shares]
+        probs = session.run(None, {manifest["input"]["name"]: np.stack(batch)})[0]
+        for view, p in zip(views, probs):
+            right[view].append(LABELS[int(p.argmax())] == row["label"])
+    whole = np.asarray(right["whole"])
+    for view in views:
+        r = np.asarray(right[view])
+        line = f"{view:>10}: {100 * r.mean():.2f} % of {len(rows)}"
+        if view != "whole":
+            only_whole, only_crop = int((whole & ~r).sum()), int((r & ~whole).sum())
+            line += f" (right only whole {only_whole}, only this crop {only_crop}, p {mcnemar_exact(only_whole, only_crop):.3g})"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
