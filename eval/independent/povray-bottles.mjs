@@ -359,6 +359,27 @@ function tablePigment(r) {
   ]);
 }
 
+/**
+ * Where a point of the scene lands in the picture, as shares of its width and height (x right, y down),
+ * for POV-Ray's perspective camera with `look_at`, sky y, `right x*aspect`, `up y` and a horizontal `angle`
+ * (left-handed: right = sky × direction, up = direction × right).
+ */
+function projectToPicture(point, cam, lookAt, fovHDeg, aspect) {
+  const sub = (a, b) => a.map((c, i) => c - b[i]);
+  const dot = (a, b) => a.reduce((sum, c, i) => sum + c * b[i], 0);
+  const cross = (a, b) => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+  const unit = (a) => a.map((c) => c / Math.hypot(...a));
+  const direction = unit(sub(lookAt, cam));
+  const right = unit(cross([0, 1, 0], direction));
+  const up = cross(direction, right);
+  const seen = sub(point, cam);
+  const depth = dot(seen, direction);
+  const halfWidth = depth * Math.tan((fovHDeg * Math.PI) / 360);
+  const x = dot(seen, right) / halfWidth;
+  const y = (dot(seen, up) / halfWidth) * aspect;
+  return [(x + 1) / 2, (1 - y) / 2];
+}
+
 function scene(r, index, W, H) {
   const label = labelOf(index);
   const kind = r.weighted([
@@ -399,6 +420,7 @@ function scene(r, index, W, H) {
     -dist * Math.cos(elr) * Math.cos(azr),
   ];
   const lookAt = [r.range(-0.3, 0.3) * p.R, lookY, r.range(-0.3, 0.3) * p.R];
+  const topXY = projectToPicture([0, main.top, 0], cam, lookAt, fovH, W / H);
   // horizontal unit vectors (x, z): away from the camera, and across the view
   const away = [-Math.sin(azr), Math.cos(azr)];
   const across = [Math.cos(azr), Math.sin(azr)];
@@ -411,6 +433,7 @@ function scene(r, index, W, H) {
     view,
     elevationDeg: Number(el.toFixed(1)),
     fovDeg: Number(fovH.toFixed(1)),
+    topXY: topXY.map((c) => Number(c.toFixed(4))),
     ...main.record,
   };
   if (r.chance(0.3)) {
