@@ -111,10 +111,10 @@ const line = (title, r) =>
       (r.failed ? `   FAILED ${r.failed}` : ''),
   );
 
-/** The bare limit: what preprocess() + the worker pool do with these pictures, 16 in flight, no HTTP. */
+/** The bare limit: what the worker pool's decode + inference do with these pictures, 16 in flight, no HTTP. */
 async function bareLimit(pool) {
   const cpu = process.cpuUsage();
-  const seconds = await decodeAndInferAll(inference, manifest, pool, pictures, clients);
+  const seconds = await decodeAndInferAll(pool, pictures, clients);
   const { user, system } = process.cpuUsage(cpu);
   return {
     perSecond: count / seconds,

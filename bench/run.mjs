@@ -223,7 +223,7 @@ async function benchInference(accessToken) {
     Array.from({ length: 16 }, async () => {
       while (done < 2 * n) {
         done++;
-        await pool.run(await inference.preprocess(sample, manifest, 40e6));
+        await pool.classify(sample);
       }
     }),
   );

@@ -100,7 +100,7 @@ try {
     );
 
     const bareBefore = threadCpu(process.pid);
-    const rate = count / (await decodeAndInferAll(inference, manifest, pool, pictures, 16));
+    const rate = count / (await decodeAndInferAll(pool, pictures, 16));
     const bareAfter = threadCpu(process.pid);
     console.log(
       `round ${round}: bare limit ${rate.toFixed(0)}/s: ${perPicture(process.pid, bareBefore, bareAfter, pool.size)}`,

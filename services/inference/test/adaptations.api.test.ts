@@ -101,7 +101,7 @@ describe('adapting the served model to labelled feedback', () => {
     const telemetry = { batch: () => undefined, queueDepth: () => undefined };
     const [child, original] = await Promise.all(
       [manifest, parent].map((model) =>
-        createInferencePool({ model, workers: 1, maxBatch: 1, maxQueue: 4, telemetry }),
+        createInferencePool({ model, maxImagePixels: 40e6, workers: 1, maxBatch: 1, maxQueue: 4, telemetry }),
       ),
     );
     try {

@@ -47,7 +47,14 @@ test('the fit runs from its own source text, as the worker thread runs it', () =
 /** One picture's outputs from a model, run by the service's own worker pool (onnxruntime in a worker thread). */
 async function outputsOf(model: ModelManifest, pixels: Uint8Array) {
   const telemetry = { batch: () => undefined, queueDepth: () => undefined };
-  const pool = await createInferencePool({ model, workers: 1, maxBatch: 1, maxQueue: 1, telemetry });
+  const pool = await createInferencePool({
+    model,
+    maxImagePixels: 40e6,
+    workers: 1,
+    maxBatch: 1,
+    maxQueue: 1,
+    telemetry,
+  });
   try {
     const [outputs] = await pool.outputsOf([pixels]);
     return outputs!;

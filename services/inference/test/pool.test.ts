@@ -1,5 +1,8 @@
-import { createInferencePool, type ModelManifest } from '@capcheck/inference';
-import { servedModel } from '../../../test-support/models';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createInferencePool, preprocess, type ModelManifest } from '@capcheck/inference';
+import { bundledModels, modelName, servedModel } from '../../../test-support/models';
 
 let manifest: ModelManifest;
 beforeAll(async () => {
@@ -16,6 +19,7 @@ const openPool = (options: {
 }) =>
   createInferencePool({
     model: manifest,
+    maxImagePixels: 40e6,
     workers: options.workers ?? 1,
     maxBatch: options.maxBatch,
     maxQueue: options.maxQueue,
@@ -104,6 +108,45 @@ test('background work (adaptation) waits while predictions are queued, then runs
     // The worker was busy with the first; when it came free, the queued predictions went first.
     expect(finished).toEqual(['prediction 1', 'prediction 2', 'prediction 3', 'prediction 4', 'background']);
     expect(batches).toEqual([1, 3, 1]);
+  } finally {
+    await pool.close();
+  }
+});
+
+const sample = (file: string) => readFileSync(join(bundledModels, modelName, 'samples', file));
+
+test('classify decodes in the worker exactly as preprocess does on the event loop, JPEG and PNG alike', async () => {
+  const pool = await openPool({ maxBatch: 1, maxQueue: 10 });
+  try {
+    const jpeg = sample('open-1.jpg');
+    // Over 2 MP, a JPEG is decoded off the thread that asked (libuv's pool), in a worker as well.
+    const largeJpeg = await sharp(jpeg).resize(2400, 1800).jpeg().toBuffer();
+    const png = await sharp(sample('closed-1.jpg')).rotate(90).png().toBuffer();
+    for (const bytes of [jpeg, largeJpeg, png]) {
+      const here = await pool.run(await preprocess(bytes, manifest, 40e6));
+      expect(Array.from(await pool.classify(bytes))).toEqual(Array.from(here));
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a picture the worker cannot decode fails alone with a 422 kind; its batch-mates get their verdicts', async () => {
+  const batches: number[] = [];
+  const pool = await openPool({ maxBatch: 4, maxQueue: 10, onBatch: (size) => batches.push(size) });
+  try {
+    const good = sample('closed-2.jpg');
+    const corrupt = Buffer.concat([good.subarray(0, 2000), Buffer.alloc(2000, 0x17)]);
+    const outcomes = await Promise.allSettled([good, good, corrupt, good, good].map((bytes) => pool.classify(bytes)));
+    // The first went alone (the worker was idle); the other four, the corrupt one among them, together.
+    expect(batches).toEqual([1, 4]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const reason = (outcomes[2] as PromiseRejectedResult).reason as Error;
+    expect(reason).toMatchObject({ kind: 'unprocessable', code: 'corrupt_image' });
+    // Why it failed stays for the logs.
+    expect(String((reason.cause as Error).message)).not.toBe('');
+    const verdicts = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [Array.from(o.value)] : []));
+    for (const scores of verdicts) expect(scores).toEqual(verdicts[0]);
   } finally {
     await pool.close();
   }

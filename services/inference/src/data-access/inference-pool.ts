@@ -1,49 +1,98 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '@capcheck/shared';
 import type { ModelManifest, ModelOutputs } from '../domain/ports';
 import { ModelLoadError } from './model-repository';
+import { undecodable } from './preprocess';
 
 /**
  * onnxruntime's `session.run` blocks the thread it runs on, so each model session lives in a worker
  * thread. The source is inline (evaluated) so the same code runs from TypeScript tests and from dist.
+ *
+ * A worker also decodes the pictures it is given encoded, with the package's compiled `recipe.js` (the
+ * manifest's recipe, the code `preprocess` runs on the event loop): the event loop then only serves HTTP,
+ * and a worker never waits for it to prepare the next batch (bench/README.md, run W). A picture that
+ * cannot be decoded fails alone; the rest of its batch runs.
  */
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
+const { recipePixels, loadRecipe } = require(workerData.recipePath);
+const { model, maxImagePixels } = workerData;
+const [h, w, c] = model.inputShape;
+const imageBytes = h * w * c;
+const reasonOf = (err) => String((err && err.message) || err);
 (async () => {
   let session;
   try {
-    session = await ort.InferenceSession.create(workerData.modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    loadRecipe(model);
   } catch (err) {
-    parentPort.postMessage({ type: 'failed', message: String((err && err.message) || err) });
-    return;
+    return parentPort.postMessage({ type: 'failed', message: reasonOf(err) });
+  }
+  try {
+    session = await ort.InferenceSession.create(model.modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  } catch (err) {
+    return parentPort.postMessage({ type: 'failed', message: 'onnxruntime cannot load ' + model.modelPath + ': ' + reasonOf(err) });
   }
   parentPort.postMessage({ type: 'ready' });
-  parentPort.on('message', async ({ id, pixels, count }) => {
+  parentPort.on('message', async ({ id, inputs }) => {
     try {
-      const [h, w, c] = workerData.inputShape;
-      const input = new ort.Tensor('uint8', new Uint8Array(pixels), [count, h, w, c]);
+      // All at once: sharp's decodes (v1 to v3) run on libuv's pool side by side; libjpeg-turbo's run here.
+      const decoded = await Promise.allSettled(
+        inputs.map((input) => input.pixels || recipePixels(Buffer.from(input.encoded.buffer), model, maxImagePixels)),
+      );
+      const tensor = new Uint8Array(inputs.length * imageBytes);
+      const failures = [];
+      let rows = 0;
+      for (const outcome of decoded) {
+        if (outcome.status === 'fulfilled') tensor.set(outcome.value, rows++ * imageBytes);
+        failures.push(outcome.status === 'fulfilled' ? null : reasonOf(outcome.reason));
+      }
+      if (rows === 0) {
+        parentPort.postMessage({ type: 'result', id, failures, scores: new Float32Array(0), embedding: null, seconds: 0 });
+        return;
+      }
+      const data = rows === inputs.length ? tensor : tensor.slice(0, rows * imageBytes);
+      const input = new ort.Tensor('uint8', data, [rows, h, w, c]);
       const started = performance.now();
-      const output = await session.run({ [workerData.inputName]: input });
+      const output = await session.run({ [model.inputName]: input });
       const seconds = (performance.now() - started) / 1000;
-      const scores = Float32Array.from(output[workerData.outputName].data);
-      const embedding = workerData.embeddingName ? Float32Array.from(output[workerData.embeddingName].data) : null;
-      parentPort.postMessage({ type: 'result', id, scores, embedding, seconds }, embedding ? [scores.buffer, embedding.buffer] : [scores.buffer]);
+      const scores = Float32Array.from(output[model.outputName].data);
+      const embedding = model.embedding ? Float32Array.from(output[model.embedding.name].data) : null;
+      parentPort.postMessage({ type: 'result', id, failures, scores, embedding, seconds }, embedding ? [scores.buffer, embedding.buffer] : [scores.buffer]);
     } catch (err) {
-      parentPort.postMessage({ type: 'error', id, message: String((err && err.message) || err) });
+      parentPort.postMessage({ type: 'error', id, message: reasonOf(err) });
     }
   });
 })();
 `;
 
+/**
+ * Where the worker finds the recipe compiled: the package's dist, from src (tests) and dist alike. A
+ * worker thread runs plain JavaScript; `pnpm build` (and the tests' global setup) makes this file.
+ */
+const compiledRecipe = join(__dirname, '..', '..', 'dist', 'data-access', 'recipe.js');
+
+/** What a worker is given: a model input already made, or a picture's bytes to decode first. */
+type WorkerInput = { pixels: Uint8Array } | { encoded: Uint8Array };
+
 type WorkerMessage =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'result'; id: number; scores: Float32Array; embedding: Float32Array | null; seconds: number }
+  | {
+      type: 'result';
+      id: number;
+      /** One per input, in order: why it could not be decoded, or null where it ran (its rows are in scores, in order). */
+      failures: (string | null)[];
+      scores: Float32Array;
+      embedding: Float32Array | null;
+      seconds: number;
+    }
   | { type: 'error'; id: number; message: string };
 
 interface Job {
-  pixels: Uint8Array;
+  input: WorkerInput;
   queuedAt: number;
   resolve(outputs: ModelOutputs): void;
   reject(err: Error): void;
@@ -55,6 +104,11 @@ export interface PoolTelemetry {
 }
 
 export interface InferencePool {
+  /**
+   * Class probabilities for one picture's bytes, decoded by the worker that runs it, as the manifest's
+   * recipe says; one that cannot be decoded is the same 422 AppError as `preprocess` throws.
+   */
+  classify(bytes: Buffer): Promise<Float32Array>;
   /** Class probabilities for one preprocessed image (H×W×3 bytes). */
   run(pixels: Uint8Array): Promise<Float32Array>;
   /**
@@ -79,12 +133,17 @@ export interface InferencePool {
  */
 export async function createInferencePool(options: {
   model: ModelManifest;
+  /** The pixel limit for pictures the workers decode (as the images service's). */
+  maxImagePixels: number;
   workers: number;
   maxBatch: number;
   maxQueue: number;
   telemetry: PoolTelemetry;
 }): Promise<InferencePool> {
   const { model, maxBatch, maxQueue, telemetry } = options;
+  if (!existsSync(compiledRecipe)) {
+    throw new ModelLoadError(`the inference workers need ${compiledRecipe}: build the package (pnpm build)`);
+  }
   const [h, w, c] = model.inputShape;
   const imageBytes = h * w * c;
   const classes = model.labels.length;
@@ -114,11 +173,17 @@ export async function createInferencePool(options: {
       const starved = background.length > 0 && performance.now() - background[0]!.queuedAt > backgroundMaxWaitMs;
       const jobs =
         starved || queue.length === 0 ? background.splice(0, starved ? 1 : maxBatch) : queue.splice(0, maxBatch);
-      const pixels = new Uint8Array(jobs.length * imageBytes);
-      jobs.forEach((job, i) => pixels.set(job.pixels, i * imageBytes));
+      // Copies the worker owns: the callers keep their buffers, and no larger buffer behind a view travels.
+      const owned = jobs.map(({ input }) => new Uint8Array('pixels' in input ? input.pixels : input.encoded));
+      const inputs = jobs.map(({ input }, i): WorkerInput =>
+        'pixels' in input ? { pixels: owned[i]! } : { encoded: owned[i]! },
+      );
       const id = nextId++;
       inFlight.set(id, { jobs, started: process.hrtime.bigint(), worker });
-      worker.postMessage({ id, pixels: pixels.buffer, count: jobs.length }, [pixels.buffer]);
+      worker.postMessage(
+        { id, inputs },
+        owned.map((bytes) => bytes.buffer as ArrayBuffer),
+      );
     }
     telemetry.queueDepth(queue.length);
   };
@@ -129,11 +194,9 @@ export async function createInferencePool(options: {
         eval: true,
         workerData: {
           ortPath: require.resolve('onnxruntime-node'),
-          modelPath: model.modelPath,
-          inputName: model.inputName,
-          outputName: model.outputName,
-          embeddingName: model.embedding?.name ?? null,
-          inputShape: model.inputShape,
+          recipePath: compiledRecipe,
+          model,
+          maxImagePixels: options.maxImagePixels,
         },
       });
       worker.on('message', (message: WorkerMessage) => {
@@ -142,7 +205,7 @@ export async function createInferencePool(options: {
             live.add(worker);
             return resolve(worker);
           case 'failed':
-            return reject(new ModelLoadError(`onnxruntime cannot load ${model.modelPath}: ${message.message}`));
+            return reject(new ModelLoadError(message.message));
           case 'result':
           case 'error': {
             const batch = inFlight.get(message.id);
@@ -153,13 +216,17 @@ export async function createInferencePool(options: {
               message.type === 'result' ? message.seconds : Number(process.hrtime.bigint() - batch.started) / 1e9;
             telemetry.batch(batch.jobs.length, seconds);
             if (message.type === 'result') {
-              const { scores, embedding } = message;
-              batch.jobs.forEach((job, i) =>
+              const { scores, embedding, failures } = message;
+              let row = 0;
+              batch.jobs.forEach((job, i) => {
+                const failure = failures[i];
+                if (failure !== null) return job.reject(undecodable(new Error(failure)));
                 job.resolve({
-                  scores: scores.slice(i * classes, (i + 1) * classes),
-                  embedding: embedding && embedding.slice(i * embeddingSize, (i + 1) * embeddingSize),
-                }),
-              );
+                  scores: scores.slice(row * classes, (row + 1) * classes),
+                  embedding: embedding && embedding.slice(row * embeddingSize, (row + 1) * embeddingSize),
+                });
+                row++;
+              });
             } else {
               batch.jobs.forEach((job) => job.reject(new Error(`inference failed: ${message.message}`)));
             }
@@ -200,34 +267,39 @@ export async function createInferencePool(options: {
   }
   idle.push(...workers);
 
-  const outputsOf = (
-    images: readonly Uint8Array[],
-    options: { background?: boolean } = {},
-  ): Promise<ModelOutputs[]> => {
+  const enqueue = (inputs: readonly WorkerInput[], options: { background?: boolean } = {}): Promise<ModelOutputs[]> => {
     const lane = options.background ? background : queue;
     if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
-    const wrong = images.find((pixels) => pixels.length !== imageBytes);
-    if (wrong) return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${wrong.length}`));
-    if (lane.length + images.length > maxQueue) {
+    if (lane.length + inputs.length > maxQueue) {
       return Promise.reject(
         new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
           retryAfterSeconds: 1,
         }),
       );
     }
-    const results = images.map(
-      (pixels) =>
+    const results = inputs.map(
+      (input) =>
         new Promise<ModelOutputs>((resolve, reject) =>
-          lane.push({ pixels, queuedAt: performance.now(), resolve, reject }),
+          lane.push({ input, queuedAt: performance.now(), resolve, reject }),
         ),
     );
     dispatch();
     return Promise.all(results);
   };
 
+  const outputsOf = (images: readonly Uint8Array[], options?: { background?: boolean }): Promise<ModelOutputs[]> => {
+    const wrong = images.find((pixels) => pixels.length !== imageBytes);
+    if (wrong) return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${wrong.length}`));
+    return enqueue(
+      images.map((pixels) => ({ pixels })),
+      options,
+    );
+  };
+
   return {
     size: workers.length,
     queueDepth: () => queue.length,
+    classify: (bytes: Buffer) => enqueue([{ encoded: bytes }]).then(([outputs]) => (outputs as ModelOutputs).scores),
     run: (pixels: Uint8Array) => outputsOf([pixels]).then(([outputs]) => (outputs as ModelOutputs).scores),
     runMany: (images) => outputsOf(images).then((outputs) => outputs.map((o) => o.scores)),
     outputsOf,

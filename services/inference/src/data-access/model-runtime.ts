@@ -232,17 +232,17 @@ export class ModelRuntime implements ModelProvider, ModelVersions {
     prepareRecipe(manifest);
     const pool = await createInferencePool({
       model: manifest,
+      maxImagePixels: this.options.maxImagePixels,
       workers: role === 'current' ? this.options.workers : this.options.candidateWorkers,
       maxBatch: this.options.maxBatch,
       maxQueue: this.options.maxQueue,
       // The queue depth gauge (and readiness) follow the current version's pool.
       telemetry: role === 'current' ? telemetry : { batch: telemetry.batch, queueDepth: () => undefined },
     });
-    const toPixels = (bytes: Buffer) => preprocess(bytes, manifest, this.options.maxImagePixels);
     const model: LoadedModel = {
       manifest,
-      classify: async (bytes) => pool.run(await toPixels(bytes)),
-      preprocess: toPixels,
+      classify: (bytes) => pool.classify(bytes),
+      preprocess: (bytes) => preprocess(bytes, manifest, this.options.maxImagePixels),
       run: (images) => pool.runMany(images),
       outputsOf: (images, options) => pool.outputsOf(images, options),
     };
