@@ -1,7 +1,7 @@
 // What the benches share: the built local process in a child, waiting for a server, a fixed-count
 // load run that reports its rate and latencies, and JPEGs made distinct by a comment segment.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +14,12 @@ export const randomPort = () => 18000 + Math.floor(Math.random() * 1000);
 export function startLocal(port, env = {}) {
   // BENCH_NODE_ARGS: flags for the server's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  return spawn(process.execPath, [...nodeArgs, join(root, 'local/dist/main.js')], {
+  const dataDir = mkdtempSync(join(tmpdir(), 'capcheck-bench-'));
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'local/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'capcheck-bench-')),
+      DATA_DIR: dataDir,
       LOG_LEVEL: 'error',
       BCRYPT_COST: process.env.BCRYPT_COST ?? '12',
       LOGIN_ATTEMPTS_PER_IP: '1000000000',
@@ -36,6 +37,9 @@ export function startLocal(port, env = {}) {
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // A round uploads thousands of pictures (about 100 MB): gone with the server, not left in the temp folder.
+  child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  return child;
 }
 
 /** Polls `url` until it answers 2xx (or the child exits, or `seconds` pass). */
