@@ -8,6 +8,11 @@ itself; the model was not trained on such crops.
 
   /tmp/peervenv/bin/python training/crop_probe.py --model models/bottle-state/4 \
       --data /tmp/capcheck-data/independent --crops 0.8,0.6,0.4    # add --centre for the control
+
+`--locate cam` needs no position from the generator: the model finds the top itself, from its class
+activation map on the whole picture (the last feature map weighed by the difference of the two classes'
+weights in the final layer; the centroid of the cells with at least half the largest evidence, either
+way). That is a two-pass model without new training: the first pass is the usual one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import os
 import sys
 
 import numpy as np
+import onnx
 import onnxruntime as ort
+from onnx import numpy_helper
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +54,38 @@ def crop_around(img: Image.Image, top_xy, side_share: float) -> Image.Image:
     return img.crop((left, top, left + side, top + side))
 
 
+class ActivationMap:
+    """The model with its last feature map as an extra output, and the final layer's class weights."""
+
+    def __init__(self, model_path: str):
+        graph = onnx.load(model_path)
+        pool = next(n for n in graph.graph.node if n.output[0] == "embedding")
+        gemm = next(n for n in graph.graph.node if n.op_type == "Gemm" and n.input[0] == "embedding")
+        weights = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
+        fc = weights[gemm.input[1]]  # (classes, features)
+        self.difference = fc[LABELS.index("closed")] - fc[LABELS.index("open")]
+        graph.graph.output.append(onnx.helper.make_tensor_value_info(pool.input[0], onnx.TensorProto.FLOAT, None))
+        self.map_name = pool.input[0]
+        self.session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def top_of(self, img: Image.Image, size: int, input_name: str):
+        """Where the evidence is, as 0..1 of the picture's width and height."""
+        features = self.session.run([self.map_name], {input_name: letterbox(img, size)[None]})[0][0]
+        evidence = np.abs(np.tensordot(self.difference, features, axes=1))  # (rows, columns)
+        rows, cols = evidence.shape
+        weight = np.where(evidence >= evidence.max() / 2, evidence, 0)
+        gy, gx = np.mgrid[0:rows, 0:cols]
+        # cell centres on the model's input, then back through the letterbox to the picture
+        x_in = ((gx + 0.5) / cols * size * weight).sum() / weight.sum()
+        y_in = ((gy + 0.5) / rows * size * weight).sum() / weight.sum()
+        w, h = img.size
+        scale = min(size / w, size / h)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        x = (x_in - (size - nw) // 2) / nw
+        y = (y_in - (size - nh) // 2) / nh
+        return (float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1)))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="folder with manifest.json and model.onnx")
@@ -54,10 +93,13 @@ def main(argv=None):
     ap.add_argument("--crops", default="0.6,0.4,0.25", help="crop sides as shares of the shorter side")
     ap.add_argument("--centre", action="store_true",
                     help="control: crop around the picture's centre instead of the top (no position known)")
+    ap.add_argument("--locate", choices=["generator", "cam"], default="generator",
+                    help="where the top is: the generator's topXY, or the model's own activation map")
     args = ap.parse_args(argv)
     manifest = json.load(open(os.path.join(args.model, "manifest.json")))
     size = manifest["input"]["shape"][1]
     session = ort.InferenceSession(os.path.join(args.model, manifest["file"]), providers=["CPUExecutionProvider"])
+    cam = ActivationMap(os.path.join(args.model, manifest["file"])) if args.locate == "cam" else None
     with open(os.path.join(args.data, "labels.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     shares = [float(s) for s in args.crops.split(",")]
@@ -66,7 +108,12 @@ def main(argv=None):
     for row in rows:
         with Image.open(os.path.join(args.data, row["file"])) as im:
             img = im.convert("RGB")
-        at = (0.5, 0.5) if args.centre else row["topXY"]
+        if args.centre:
+            at = (0.5, 0.5)
+        elif cam:
+            at = cam.top_of(img, size, manifest["input"]["name"])
+        else:
+            at = row["topXY"]
         batch = [letterbox(img, size)] + [letterbox(crop_around(img, at, s), size) for s in shares]
         probs = session.run(None, {manifest["input"]["name"]: np.stack(batch)})[0]
         for view, p in zip(views, probs):
