@@ -55,35 +55,51 @@ def crop_around(img: Image.Image, top_xy, side_share: float) -> Image.Image:
 
 
 class ActivationMap:
-    """The model with its last feature map as an extra output, and the final layer's class weights."""
+    """The model with a feature map as an extra output (by default its last, the one the final layer
+    pools), and the final layer's class weights."""
 
-    def __init__(self, model_path: str):
+    def __init__(self, model_path: str, layer: str | None = None):
         graph = onnx.load(model_path)
         pool = next(n for n in graph.graph.node if n.output[0] == "embedding")
         gemm = next(n for n in graph.graph.node if n.op_type == "Gemm" and n.input[0] == "embedding")
         weights = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
         fc = weights[gemm.input[1]]  # (classes, features)
         self.difference = fc[LABELS.index("closed")] - fc[LABELS.index("open")]
-        graph.graph.output.append(onnx.helper.make_tensor_value_info(pool.input[0], onnx.TensorProto.FLOAT, None))
-        self.map_name = pool.input[0]
+        self.map_name = layer or pool.input[0]
+        graph.graph.output.append(onnx.helper.make_tensor_value_info(self.map_name, onnx.TensorProto.FLOAT, None))
         self.session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
 
     def top_of(self, img: Image.Image, size: int, input_name: str):
         """Where the evidence is, as 0..1 of the picture's width and height."""
         features = self.session.run([self.map_name], {input_name: letterbox(img, size)[None]})[0][0]
         evidence = np.abs(np.tensordot(self.difference, features, axes=1))  # (rows, columns)
-        rows, cols = evidence.shape
         weight = np.where(evidence >= evidence.max() / 2, evidence, 0)
-        gy, gx = np.mgrid[0:rows, 0:cols]
-        # cell centres on the model's input, then back through the letterbox to the picture
-        x_in = ((gx + 0.5) / cols * size * weight).sum() / weight.sum()
-        y_in = ((gy + 0.5) / rows * size * weight).sum() / weight.sum()
-        w, h = img.size
-        scale = min(size / w, size / h)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        x = (x_in - (size - nw) // 2) / nw
-        y = (y_in - (size - nh) // 2) / nh
-        return (float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1)))
+        return cell_centroid(weight, img, size)
+
+
+def cell_centroid(weight: np.ndarray, img: Image.Image, size: int):
+    """The weighted centroid of a map's cells, as 0..1 of the picture's width and height: cell centres on
+    the model's input, then back through the letterbox (`preprocess.letterbox`'s geometry)."""
+    rows, cols = weight.shape
+    gy, gx = np.mgrid[0:rows, 0:cols]
+    x_in = ((gx + 0.5) / cols * size * weight).sum() / weight.sum()
+    y_in = ((gy + 0.5) / rows * size * weight).sum() / weight.sum()
+    w, h = img.size
+    scale = min(size / w, size / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    x = (x_in - (size - nw) // 2) / nw
+    y = (y_in - (size - nh) // 2) / nh
+    return (float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1)))
+
+
+def session_at(model_path: str, side: int | None):
+    """The model as trained, or with its input's height and width left open, to run it at `side` px."""
+    if side is None:
+        return ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    graph = onnx.load(model_path)
+    dims = graph.graph.input[0].type.tensor_type.shape.dim
+    dims[1].dim_param, dims[2].dim_param = "height", "width"
+    return ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
 def main(argv=None):
@@ -95,15 +111,18 @@ def main(argv=None):
                     help="control: crop around the picture's centre instead of the top (no position known)")
     ap.add_argument("--locate", choices=["generator", "cam"], default="generator",
                     help="where the top is: the generator's topXY, or the model's own activation map")
+    ap.add_argument("--mean", action="store_true",
+                    help="also score the mean of the whole picture's and each crop's probabilities (two views)")
+    ap.add_argument("--side", type=int, help="run the model at this input side instead of its own")
     args = ap.parse_args(argv)
     manifest = json.load(open(os.path.join(args.model, "manifest.json")))
-    size = manifest["input"]["shape"][1]
-    session = ort.InferenceSession(os.path.join(args.model, manifest["file"]), providers=["CPUExecutionProvider"])
+    size = args.side or manifest["input"]["shape"][1]
+    session = session_at(os.path.join(args.model, manifest["file"]), args.side)
     cam = ActivationMap(os.path.join(args.model, manifest["file"])) if args.locate == "cam" else None
     with open(os.path.join(args.data, "labels.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     shares = [float(s) for s in args.crops.split(",")]
-    views = ["whole"] + [f"crop {s}" for s in shares]
+    views = ["whole"] + [f"crop {s}" for s in shares] + ([f"mean whole+{s}" for s in shares] if args.mean else [])
     right = {v: [] for v in views}
     for row in rows:
         with Image.open(os.path.join(args.data, row["file"])) as im:
@@ -116,16 +135,25 @@ def main(argv=None):
             at = row["topXY"]
         batch = [letterbox(img, size)] + [letterbox(crop_around(img, at, s), size) for s in shares]
         probs = session.run(None, {manifest["input"]["name"]: np.stack(batch)})[0]
+        if args.mean:
+            probs = np.concatenate([probs, (probs[:1] + probs[1:]) / 2])
         for view, p in zip(views, probs):
             right[view].append(LABELS[int(p.argmax())] == row["label"])
+    report(right)
+
+
+def report(right: dict, split=None):
+    """Each view's share right, paired with the whole picture's (McNemar); `split(r)` adds a line."""
     whole = np.asarray(right["whole"])
-    for view in views:
-        r = np.asarray(right[view])
-        line = f"{view:>10}: {100 * r.mean():.2f} % of {len(rows)}"
+    for view, answers in right.items():
+        r = np.asarray(answers)
+        line = f"{view:>10}: {100 * r.mean():.2f} % of {len(r)}"
         if view != "whole":
             only_whole, only_crop = int((whole & ~r).sum()), int((r & ~whole).sum())
             line += f" (right only whole {only_whole}, only this crop {only_crop}, p {mcnemar_exact(only_whole, only_crop):.3g})"
         print(line)
+        if split:
+            print(f"{'':>12}{split(r)}")
 
 
 if __name__ == "__main__":
