@@ -151,3 +151,33 @@ test('a picture the worker cannot decode fails alone with a 422 kind; its batch-
     await pool.close();
   }
 });
+
+test('classifyEach queues its pictures together: full batches from the start, each answer its own', async () => {
+  const batches: number[] = [];
+  const pool = await openPool({ maxBatch: 4, maxQueue: 10, onBatch: (size) => batches.push(size) });
+  try {
+    const good = sample('open-2.jpg');
+    const corrupt = Buffer.concat([good.subarray(0, 2000), Buffer.alloc(2000, 0x17)]);
+    const outcomes = await Promise.allSettled(pool.classifyEach([good, good, good, corrupt, good, good]));
+    expect(batches).toEqual([4, 2]);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect((outcomes[3] as PromiseRejectedResult).reason).toMatchObject({
+      kind: 'unprocessable',
+      code: 'corrupt_image',
+    });
+    const alone = Array.from(await pool.classify(good));
+    for (const o of outcomes) if (o.status === 'fulfilled') expect(Array.from(o.value)).toEqual(alone);
+    // More than the queue holds: every picture refused alike, nothing half-queued.
+    const refused = await Promise.allSettled(pool.classifyEach(Array.from({ length: 11 }, () => good)));
+    expect(refused.every((o) => o.status === 'rejected' && o.reason.code === 'saturated')).toBe(true);
+  } finally {
+    await pool.close();
+  }
+});

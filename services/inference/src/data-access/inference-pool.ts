@@ -109,6 +109,8 @@ export interface InferencePool {
    * recipe says; one that cannot be decoded is the same 422 AppError as `preprocess` throws.
    */
   classify(bytes: Buffer): Promise<Float32Array>;
+  /** As classify, for several pictures queued together; each answer (or refusal) is its own. */
+  classifyEach(pictures: readonly Buffer[]): Promise<Float32Array>[];
   /** Class probabilities for one preprocessed image (H×W×3 bytes). */
   run(pixels: Uint8Array): Promise<Float32Array>;
   /**
@@ -267,16 +269,20 @@ export async function createInferencePool(options: {
   }
   idle.push(...workers);
 
-  const enqueue = (inputs: readonly WorkerInput[], options: { background?: boolean } = {}): Promise<ModelOutputs[]> => {
+  /** One promise per input, all queued at once (so free workers take them in full batches), or all refused. */
+  const enqueueEach = (
+    inputs: readonly WorkerInput[],
+    options: { background?: boolean } = {},
+  ): Promise<ModelOutputs>[] => {
     const lane = options.background ? background : queue;
-    if (closed) return Promise.reject(new AppError('unavailable', 'model_unavailable', 'the model is not loaded'));
-    if (lane.length + inputs.length > maxQueue) {
-      return Promise.reject(
-        new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
-          retryAfterSeconds: 1,
-        }),
-      );
-    }
+    const refusal = closed
+      ? new AppError('unavailable', 'model_unavailable', 'the model is not loaded')
+      : lane.length + inputs.length > maxQueue
+        ? new AppError('unavailable', 'saturated', 'too many predictions in progress; try again', {
+            retryAfterSeconds: 1,
+          })
+        : null;
+    if (refusal) return inputs.map(() => Promise.reject(refusal));
     const results = inputs.map(
       (input) =>
         new Promise<ModelOutputs>((resolve, reject) =>
@@ -284,8 +290,10 @@ export async function createInferencePool(options: {
         ),
     );
     dispatch();
-    return Promise.all(results);
+    return results;
   };
+  const enqueue = (inputs: readonly WorkerInput[], options?: { background?: boolean }): Promise<ModelOutputs[]> =>
+    Promise.all(enqueueEach(inputs, options));
 
   const outputsOf = (images: readonly Uint8Array[], options?: { background?: boolean }): Promise<ModelOutputs[]> => {
     const wrong = images.find((pixels) => pixels.length !== imageBytes);
@@ -300,6 +308,8 @@ export async function createInferencePool(options: {
     size: workers.length,
     queueDepth: () => queue.length,
     classify: (bytes: Buffer) => enqueue([{ encoded: bytes }]).then(([outputs]) => (outputs as ModelOutputs).scores),
+    classifyEach: (pictures) =>
+      enqueueEach(pictures.map((encoded) => ({ encoded }))).map((outputs) => outputs.then((o) => o.scores)),
     run: (pixels: Uint8Array) => outputsOf([pixels]).then(([outputs]) => (outputs as ModelOutputs).scores),
     runMany: (images) => outputsOf(images).then((outputs) => outputs.map((o) => o.scores)),
     outputsOf,

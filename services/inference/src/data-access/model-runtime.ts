@@ -242,6 +242,7 @@ export class ModelRuntime implements ModelProvider, ModelVersions {
     const model: LoadedModel = {
       manifest,
       classify: (bytes) => pool.classify(bytes),
+      classifyEach: (pictures) => pool.classifyEach(pictures),
       preprocess: (bytes) => preprocess(bytes, manifest, this.options.maxImagePixels),
       run: (images) => pool.runMany(images),
       outputsOf: (images, options) => pool.outputsOf(images, options),

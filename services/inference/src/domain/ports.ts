@@ -303,6 +303,11 @@ export interface LoadedModel {
   manifest: ModelManifest;
   /** Class probabilities (in `manifest.labels` order) for one image's bytes. */
   classify(bytes: Buffer): Promise<Float32Array>;
+  /**
+   * As classify, for several pictures that share `session.run` calls where they can; each promise
+   * settles on its own (a picture that cannot be decoded is its own 422).
+   */
+  classifyEach(pictures: readonly Buffer[]): Promise<Float32Array>[];
   /** A picture's bytes as the model's input (H×W×3), exactly as the manifest prescribes. */
   preprocess(bytes: Buffer): Promise<Uint8Array>;
   /** Class probabilities for model inputs, in order, sharing `session.run` calls where they can. */

@@ -38,7 +38,8 @@ const inferRequest = z.object({
 });
 type InferInput = z.output<typeof inferRequest>['inputs'][number];
 
-const invalid = (message: string) => new AppError('invalid', 'invalid_infer_request', message);
+const invalid = (message: string, cause?: unknown) =>
+  new AppError('invalid', 'invalid_infer_request', message, cause === undefined ? {} : { cause });
 
 export function createOpenInferenceRouter(deps: {
   models: ModelProvider;
@@ -104,9 +105,10 @@ export function createOpenInferenceRouter(deps: {
       if (input.name !== manifest.inputName) {
         throw invalid(`the model has no input "${input.name}"; its input is "${manifest.inputName}"`);
       }
-      const images =
-        input.datatype === 'BYTES' ? await picturesOf(input, request.parameters, model) : tensorImages(input, model);
-      const scores = await model.run(images);
+      const scores =
+        input.datatype === 'BYTES'
+          ? await classifyPictures(picturesOf(input, request.parameters), model)
+          : await model.run(tensorImages(input, model));
       res.json({
         model_name: manifest.name,
         model_version: manifest.version,
@@ -115,7 +117,7 @@ export function createOpenInferenceRouter(deps: {
           {
             name: manifest.outputName,
             datatype: 'FP32',
-            shape: [images.length, manifest.labels.length],
+            shape: [scores.length, manifest.labels.length],
             data: scores.flatMap((row) => Array.from(row)),
           },
         ],
@@ -157,12 +159,8 @@ function tensorImages(input: InferInput, model: LoadedModel): Uint8Array[] {
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** BYTES [N] (or [N, 1]): base64-encoded JPEG, PNG or WebP pictures, each preprocessed as the manifest says. */
-async function picturesOf(
-  input: InferInput,
-  requestParameters: Record<string, unknown> | undefined,
-  model: LoadedModel,
-): Promise<Uint8Array[]> {
+/** BYTES [N] (or [N, 1]): base64-encoded JPEG, PNG or WebP pictures, decoded from base64. */
+function picturesOf(input: InferInput, requestParameters: Record<string, unknown> | undefined): Buffer[] {
   const contentType = input.parameters?.content_type ?? requestParameters?.content_type;
   if (typeof contentType !== 'string' || !pictureContentTypes.includes(contentType)) {
     throw invalid(
@@ -177,17 +175,24 @@ async function picturesOf(
         `not [${input.shape.join(', ')}] with ${input.data.length}`,
     );
   }
-  const pictures = input.data.map((element, i) => {
+  return input.data.map((element, i) => {
     if (typeof element !== 'string' || !base64.test(element)) throw invalid(`element ${i} is not a base64 string`);
     const bytes = Buffer.from(element, 'base64');
     if (!detectFormat(bytes)) throw invalid(`element ${i} is not a JPEG, PNG or WebP picture`);
     return bytes;
   });
+}
+
+/**
+ * The pictures' probabilities, in order: the model's workers decode them as the manifest says, in
+ * shared batches. One that cannot be decoded fails the request as the protocol's 400, naming it.
+ */
+function classifyPictures(pictures: Buffer[], model: LoadedModel): Promise<Float32Array[]> {
   return Promise.all(
-    pictures.map((bytes, i) =>
-      model.preprocess(bytes).catch((err: unknown) => {
+    model.classifyEach(pictures).map((scores, i) =>
+      scores.catch((err: unknown) => {
         if (err instanceof AppError && err.kind === 'unprocessable') {
-          throw invalid(`element ${i}: ${err.message}`);
+          throw invalid(`element ${i}: ${err.message}`, err);
         }
         throw err;
       }),
