@@ -8,7 +8,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
 module.exports = async () => {
-  // The inference workers run the compiled preprocessing (a worker thread has no TypeScript transform):
+  // The inference workers run the compiled recipe (recipe.js; a worker thread has no TypeScript transform):
   // build first, so no test runs a stale copy of it (a no-op of about 2 s when the build is current).
   execFileSync(require.resolve('typescript/bin/tsc'), ['-b'], { cwd: join(__dirname, '..'), stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'capcheck-jest-'));

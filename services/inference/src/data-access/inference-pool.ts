@@ -176,16 +176,13 @@ export async function createInferencePool(options: {
       const jobs =
         starved || queue.length === 0 ? background.splice(0, starved ? 1 : maxBatch) : queue.splice(0, maxBatch);
       // Copies the worker owns: the callers keep their buffers, and no larger buffer behind a view travels.
-      const owned = jobs.map(({ input }) => new Uint8Array('pixels' in input ? input.pixels : input.encoded));
-      const inputs = jobs.map(({ input }, i): WorkerInput =>
-        'pixels' in input ? { pixels: owned[i]! } : { encoded: owned[i]! },
+      const inputs = jobs.map(({ input }): WorkerInput =>
+        'pixels' in input ? { pixels: new Uint8Array(input.pixels) } : { encoded: new Uint8Array(input.encoded) },
       );
       const id = nextId++;
       inFlight.set(id, { jobs, started: process.hrtime.bigint(), worker });
-      worker.postMessage(
-        { id, inputs },
-        owned.map((bytes) => bytes.buffer as ArrayBuffer),
-      );
+      const transfer = inputs.map((input) => ('pixels' in input ? input.pixels : input.encoded).buffer as ArrayBuffer);
+      worker.postMessage({ id, inputs }, transfer);
     }
     telemetry.queueDepth(queue.length);
   };
@@ -292,24 +289,25 @@ export async function createInferencePool(options: {
     dispatch();
     return results;
   };
-  const enqueue = (inputs: readonly WorkerInput[], options?: { background?: boolean }): Promise<ModelOutputs[]> =>
-    Promise.all(enqueueEach(inputs, options));
 
   const outputsOf = (images: readonly Uint8Array[], options?: { background?: boolean }): Promise<ModelOutputs[]> => {
     const wrong = images.find((pixels) => pixels.length !== imageBytes);
     if (wrong) return Promise.reject(new Error(`expected ${imageBytes} bytes, got ${wrong.length}`));
-    return enqueue(
-      images.map((pixels) => ({ pixels })),
-      options,
+    return Promise.all(
+      enqueueEach(
+        images.map((pixels) => ({ pixels })),
+        options,
+      ),
     );
   };
+  const classifyEach = (pictures: readonly Buffer[]): Promise<Float32Array>[] =>
+    enqueueEach(pictures.map((encoded) => ({ encoded }))).map((outputs) => outputs.then((o) => o.scores));
 
   return {
     size: workers.length,
     queueDepth: () => queue.length,
-    classify: (bytes: Buffer) => enqueue([{ encoded: bytes }]).then(([outputs]) => (outputs as ModelOutputs).scores),
-    classifyEach: (pictures) =>
-      enqueueEach(pictures.map((encoded) => ({ encoded }))).map((outputs) => outputs.then((o) => o.scores)),
+    classify: (bytes: Buffer) => classifyEach([bytes])[0] as Promise<Float32Array>,
+    classifyEach,
     run: (pixels: Uint8Array) => outputsOf([pixels]).then(([outputs]) => (outputs as ModelOutputs).scores),
     runMany: (images) => outputsOf(images).then((outputs) => outputs.map((o) => o.scores)),
     outputsOf,
