@@ -288,6 +288,11 @@ def softmax(z, t=1.0):
     return e / e.sum(1, keepdims=True)
 
 
+def grey_of(xb: torch.Tensor) -> torch.Tensor:
+    """The luma of N,3,H,W pictures (ITU-R BT.601 weights), as N,1,H,W."""
+    return xb.mul(torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
 def photometric(xb: torch.Tensor, gen: np.random.Generator) -> torch.Tensor:
     """Camera-like changes to a batch of pictures (N,3,H,W in 0..1), each drawn per picture: brightness,
     contrast and saturation by up to +-30 %, and for a fifth of them a slight blur, for another fifth sensor
@@ -298,7 +303,7 @@ def photometric(xb: torch.Tensor, gen: np.random.Generator) -> torch.Tensor:
     def draw(lo, hi):
         return torch.from_numpy(gen.uniform(lo, hi, (n, 1, 1, 1)).astype(np.float32))
 
-    grey = xb.mul(torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    grey = grey_of(xb)
     xb = grey + (xb - grey) * draw(0.7, 1.3)  # saturation
     mean = grey.mean((2, 3), keepdim=True)
     xb = (mean + (xb - mean) * draw(0.7, 1.3)) * draw(0.7, 1.3)  # contrast, then brightness
@@ -334,7 +339,7 @@ def style_shift(xb: torch.Tensor, gen: np.random.Generator, share=0.5) -> torch.
         if gen.random() < 1 / 3:
             x = x[:, torch.from_numpy(gen.permutation(3))]
         if gen.random() < 0.1:
-            x = x.mul(torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True).expand(1, 3, *x.shape[2:])
+            x = grey_of(x).expand(1, 3, *x.shape[2:])
         xb[i : i + 1] = x
     return xb.clamp(0.0, 1.0)
 
