@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, type RequestListener, type Server } from 'node:http';
 import { z } from 'zod';
 import { setting } from './config';
 
@@ -35,9 +35,10 @@ export const defaultServerTimeouts = serverTimeouts(z.object(serverTimeoutsConfi
  * The HTTP server every process listens with. Node's defaults would let a client hold a request for
  * 300 s, and check the head and request limits only every 30 s.
  */
-export function createHttpServer(handler: RequestListener, timeouts: ServerTimeouts): Server {
+export function createHttpServer(handler: RequestListener | ExpressLike, timeouts: ServerTimeouts): Server {
   const server = createServer(
     {
+      ...bornWithPrototypesOf(handler),
       headersTimeout: timeouts.headersMs,
       requestTimeout: timeouts.requestMs,
       keepAliveTimeout: timeouts.keepAliveMs,
@@ -47,6 +48,36 @@ export function createHttpServer(handler: RequestListener, timeouts: ServerTimeo
   );
   server.prependListener('request', (req: IncomingMessage) => cutIdleBody(req, timeouts.bodyIdleMs));
   return server;
+}
+
+/** An Express app: a request listener that gives every request and response these prototypes. */
+type ExpressLike = RequestListener & { request: IncomingMessage; response: ServerResponse };
+
+/**
+ * Express moves every request and response onto its own prototypes (`Object.setPrototypeOf`), which
+ * gives each one a new hidden class: V8's inline caches then miss on their properties all along the
+ * middleware chain (about a sixth of the event loop's time in an uncached prediction, `perf record`).
+ * Made with those prototypes already, they keep one shape, and Express's move changes nothing.
+ */
+function bornWithPrototypesOf(handler: RequestListener | ExpressLike) {
+  if (!('request' in handler && 'response' in handler)) return {};
+  const request = withPrototype(IncomingMessage, handler.request);
+  const response = withPrototype(ServerResponse, handler.response);
+  return request && response ? { IncomingMessage: request, ServerResponse: response } : {};
+}
+
+/**
+ * A constructor that runs `base` on an object made from `prototype` (which inherits from base's), or
+ * null if base is a class (Node's are old-style functions). Not `Reflect.construct(base, args, Born)`:
+ * its objects lose the gain (0.83-0.89 ms of event loop a prediction, against 0.56-0.65 ms).
+ */
+function withPrototype<C extends new (...args: never[]) => object>(base: C, prototype: InstanceType<C>): C | null {
+  if (Function.prototype.toString.call(base).startsWith('class')) return null;
+  function Born(this: object, ...args: unknown[]) {
+    Reflect.apply(base, this, args);
+  }
+  Born.prototype = prototype;
+  return Born as unknown as C;
 }
 
 /**
