@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { newId, type ImageId, type UserId } from '@capcheck/shared';
-import type { FeedbackRecord, InferenceStore, PredictionLogRecord, PredictionRecord } from '@capcheck/inference';
-import type { InferenceStore, PredictionLogRecord, PredictionRecord, RolloutRecord } from '@capcheck/inference';
+import type {
+  FeedbackRecord,
+  InferenceStore,
+  PredictionLogRecord,
+  PredictionRecord,
+  RolloutRecord,
+} from '@capcheck/inference';
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
 const sha256Hex = () => randomUUID().replace(/-/g, '').repeat(2);

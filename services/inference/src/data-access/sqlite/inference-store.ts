@@ -36,8 +36,62 @@ interface PredictionRow {
   created_at: number;
 }
 
+/**
+ * Writes asked for in the same event-loop turn run in one transaction, in the order asked: one WAL
+ * commit for the verdicts of a worker's whole batch, and one for their request logs, instead of one per
+ * request. Each caller's promise still settles only once its own write is done (or failed), so nothing
+ * is acknowledged before it is stored.
+ */
+class TurnWriter {
+  private waiting: { run: () => void; done: () => void; failed: (err: unknown) => void }[] = [];
+  private readonly runAll: (writes: (() => void)[]) => void;
+
+  constructor(db: StatementSource) {
+    this.runAll = db.transaction((writes: (() => void)[]) => {
+      for (const write of writes) write();
+    });
+  }
+
+  write<T>(op: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      let result: T;
+      this.waiting.push({
+        run: () => {
+          result = op();
+        },
+        // Only once the transaction has committed: a write rolled back with it runs again below.
+        done: () => resolve(result),
+        failed: reject,
+      });
+      if (this.waiting.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      this.runAll(batch.map((w) => w.run));
+      for (const w of batch) w.done();
+    } catch {
+      // The transaction rolled back as a whole: one at a time, so a bad write fails alone.
+      for (const w of batch) {
+        try {
+          w.run();
+          w.done();
+        } catch (err) {
+          w.failed(err);
+        }
+      }
+    }
+  }
+}
+
 class SqlitePredictions implements PredictionRepository {
-  constructor(private readonly db: StatementSource) {}
+  constructor(
+    private readonly db: StatementSource,
+    private readonly writer: TurnWriter,
+  ) {}
 
   async find(sha256: string, modelName: string, modelVersion: string): Promise<PredictionRecord | null> {
     const row = this.db
@@ -56,7 +110,11 @@ class SqlitePredictions implements PredictionRepository {
       : null;
   }
 
-  async save(p: PredictionRecord): Promise<void> {
+  save(p: PredictionRecord): Promise<void> {
+    return this.writer.write(() => this.insert(p));
+  }
+
+  private insert(p: PredictionRecord): void {
     this.db
       .prepare(
         `INSERT INTO predictions (sha256, model_name, model_version, label, confidence, scores, created_at)
@@ -73,8 +131,9 @@ class SqlitePredictions implements PredictionRepository {
       );
   }
 
-  async deleteBySha256(sha256: string): Promise<number> {
-    return this.db.prepare('DELETE FROM predictions WHERE sha256 = ?').run(sha256).changes;
+  /** In the same queue as saves, so a verdict saved just before its image's last copy went is deleted too. */
+  deleteBySha256(sha256: string): Promise<number> {
+    return this.writer.write(() => this.db.prepare('DELETE FROM predictions WHERE sha256 = ?').run(sha256).changes);
   }
 }
 
@@ -121,45 +180,13 @@ const toPredictionLog = (r: PredictionLogRow): PredictionLogRecord => ({
 });
 
 class SqlitePredictionLogs implements PredictionLogRepository {
-  /** Records of this event-loop turn, waiting for one transaction, and their callers. */
-  private waiting: { record: PredictionLogRecord; written: (err?: unknown) => void }[] = [];
-  private readonly insertAll: (records: PredictionLogRecord[]) => void;
+  constructor(
+    private readonly db: StatementSource,
+    private readonly writer: TurnWriter,
+  ) {}
 
-  constructor(private readonly db: StatementSource) {
-    this.insertAll = db.transaction((records: PredictionLogRecord[]) => {
-      for (const record of records) this.insert(record);
-    });
-  }
-
-  /**
-   * The records of requests that arrive in the same event-loop turn are written in one transaction:
-   * one WAL commit instead of one per request. Each caller's promise still settles only once its own
-   * record is written (or failed), so nothing is acknowledged before it is stored.
-   */
   append(record: PredictionLogRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ record, written: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (this.waiting.length === 1) setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    const batch = this.waiting;
-    this.waiting = [];
-    try {
-      this.insertAll(batch.map((w) => w.record));
-      for (const w of batch) w.written();
-    } catch {
-      // The transaction rolled back as a whole: one at a time, so a bad record fails alone.
-      for (const w of batch) {
-        try {
-          this.insert(w.record);
-          w.written();
-        } catch (err) {
-          w.written(err);
-        }
-      }
-    }
+    return this.writer.write(() => this.insert(record));
   }
 
   private insert(l: PredictionLogRecord): void {
@@ -366,11 +393,14 @@ class SqliteRollouts implements RolloutRepository {
 
 /** The inference service's tables in a SQLite file (which other services' tables may share). */
 export function createSqliteInferenceStore(path: string): InferenceStore {
-  return openSqliteStore(path, inferenceSchema, (db) => ({
-    predictions: new SqlitePredictions(db),
-    predictionLogs: new SqlitePredictionLogs(db),
-    feedback: new SqliteFeedback(db),
-    rollouts: new SqliteRollouts(db),
-    adaptations: new SqliteAdaptations(db),
-  }));
+  return openSqliteStore(path, inferenceSchema, (db) => {
+    const writer = new TurnWriter(db);
+    return {
+      predictions: new SqlitePredictions(db, writer),
+      predictionLogs: new SqlitePredictionLogs(db, writer),
+      feedback: new SqliteFeedback(db),
+      rollouts: new SqliteRollouts(db),
+      adaptations: new SqliteAdaptations(db),
+    };
+  });
 }
