@@ -1,8 +1,12 @@
 // pnpm bench:threads — where an uncached GET /predict/:id spends its CPU, thread by thread, against the
 // bare limit (decode + worker pool in this process, no HTTP): CPU per picture of the event loop, each
 // model worker and the rest (libuv's and V8's helpers), and the share of the phase the workers spent in
-// session.run (from the server's own batch metrics). 16 clients, BENCH_PICTURES distinct pictures a
-// round (3000), BENCH_ROUNDS rounds (2), MODEL_VERSION (default: the newest shipped version). Linux only.
+// session.run (from the server's own batch metrics). Each round also drives the floor
+// (bench/floor-server.mjs: a bare node:http server around the same pool, none of capcheck's work) alike,
+// so that GET / bare reads against the most any server reaches here. 16 clients, BENCH_PICTURES distinct
+// pictures a round (3000), BENCH_ROUNDS rounds (2), MODEL_VERSION (default: the newest shipped version).
+// Linux only.
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -66,8 +70,19 @@ const metric = (text, name) =>
 const port = randomPort();
 const url = `http://127.0.0.1:${port}`;
 const server = startLocal(port, { MODEL_VERSION: version });
+const floorPort = port + 1000;
+const floorUrl = `http://127.0.0.1:${floorPort}`;
+const floor = spawn(
+  process.execPath,
+  [join(import.meta.dirname, 'floor-server.mjs'), dir, version, String(floorPort)],
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
+const ratios = [];
 try {
   await waitReady(`${url}/readyz`, server, 60);
+  await waitReady(`${floorUrl}/readyz`, floor, 60);
   const json = (body) => ({
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -99,14 +114,29 @@ try {
         `workers in session.run ${(100 * busy).toFixed(0)} % of the phase, batches of ${batch.toFixed(2)}`,
     );
 
+    const floorBefore = threadCpu(floor.pid);
+    const floored = await measure({
+      url: floorUrl,
+      connections: 16,
+      amount: count,
+      next: (i) => ({ path: `/predict/${i}` }),
+    });
+    console.log(
+      `round ${round}: floor ${floored.perSecond.toFixed(0)}/s: ${perPicture(floor.pid, floorBefore, threadCpu(floor.pid), pool.size)}`,
+    );
+
     const bareBefore = threadCpu(process.pid);
     const rate = count / (await decodeAndInferAll(pool, pictures, 16));
     const bareAfter = threadCpu(process.pid);
     console.log(
       `round ${round}: bare limit ${rate.toFixed(0)}/s: ${perPicture(process.pid, bareBefore, bareAfter, pool.size)}`,
     );
+    ratios.push({ get: get.perSecond / rate, floor: floored.perSecond / rate });
   }
   await pool.close();
+  const listed = (key) => ratios.map((r) => r[key].toFixed(2)).join(' / ');
+  console.log(`GET uncached / bare, per round: ${listed('get')}; floor / bare: ${listed('floor')}`);
 } finally {
   server.kill('SIGTERM');
+  floor.kill('SIGTERM');
 }
