@@ -25,18 +25,34 @@ test("an Express app's requests and responses are made with its own prototypes, 
   }
 });
 
-test("a plain request listener gets Node's own request and response", async () => {
+/** Serves one request with `listener` and gives back whether it got Node's own request and response. */
+async function gotNodesOwn(listener: Parameters<typeof createHttpServer>[0] & object): Promise<boolean> {
   const server = await new Promise<Server>((resolve) => {
-    const s = createHttpServer((req, res) => {
-      const plain = Object.getPrototypeOf(req) === IncomingMessage.prototype;
-      res.end(JSON.stringify({ plain: plain && Object.getPrototypeOf(res) === ServerResponse.prototype }));
-    }, defaultServerTimeouts).listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(listener, defaultServerTimeouts).listen(0, '127.0.0.1', () => resolve(s));
   });
   try {
     const { port } = server.address() as AddressInfo;
-    expect(await (await fetch(`http://127.0.0.1:${port}/`)).json()).toEqual({ plain: true });
+    const body = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { plain: boolean };
+    return body.plain;
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+const answerWhetherPlain = (req: IncomingMessage, res: ServerResponse) => {
+  const plain = Object.getPrototypeOf(req) === IncomingMessage.prototype;
+  res.end(JSON.stringify({ plain: plain && Object.getPrototypeOf(res) === ServerResponse.prototype }));
+};
+
+test("a plain request listener gets Node's own request and response", async () => {
+  expect(await gotNodesOwn(answerWhetherPlain)).toBe(true);
+});
+
+test("a listener whose request and response are not Node's kinds gets Node's own", async () => {
+  const lookalike = Object.assign((req: IncomingMessage, res: ServerResponse) => answerWhetherPlain(req, res), {
+    request: {} as IncomingMessage,
+    response: {} as ServerResponse,
+  });
+  expect(await gotNodesOwn(lookalike)).toBe(true);
 });
