@@ -20,7 +20,7 @@ const prediction = /^\/predict\/(\d+)$/;
 
 const server = createServer(async (req, res) => {
   const index = prediction.exec(req.url ?? '')?.[1];
-  if (req.url === '/readyz' || index === undefined) {
+  if (index === undefined) {
     res.writeHead(req.url === '/readyz' ? 200 : 404).end();
     return;
   }
