@@ -1,11 +1,11 @@
 // pnpm bench:threads — where an uncached GET /predict/:id spends its CPU, thread by thread, against the
 // bare limit (decode + worker pool in this process, no HTTP): CPU per picture of the event loop, each
-// model worker and the rest (libuv's and V8's helpers), and the share of the phase the workers spent in
-// session.run (from the server's own batch metrics). Each round also drives the floor
-// (bench/floor-server.mjs: a bare node:http server around the same pool, none of capcheck's work) alike,
-// so that GET / bare reads against the most any server reaches here. 16 clients, BENCH_PICTURES distinct
-// pictures a round (3000), BENCH_ROUNDS rounds (2), MODEL_VERSION (default: the newest shipped version).
-// Linux only.
+// model worker and the rest (libuv's and V8's helpers), the load generator's (this process, which shares
+// the cores), and the share of the phase the workers spent in session.run (from the server's own batch
+// metrics). Each round also drives the floor (bench/floor-server.mjs: a bare node:http server around the
+// same pool, none of capcheck's work) alike, so that GET / bare reads against the most any server reaches
+// here. 16 clients, BENCH_PICTURES distinct pictures a round (3000), BENCH_ROUNDS rounds (2),
+// MODEL_VERSION (default: the newest shipped version). Linux only.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -111,6 +111,7 @@ try {
     const batch = count / delta('capcheck_inference_batch_size_count');
     console.log(
       `round ${round}: GET uncached ${get.perSecond.toFixed(0)}/s: ${perPicture(server.pid, before, after, pool.size)}; ` +
+        `load generator ${get.clientCpuMs.toFixed(2)} ms; ` +
         `workers in session.run ${(100 * busy).toFixed(0)} % of the phase, batches of ${batch.toFixed(2)}`,
     );
 
@@ -122,7 +123,8 @@ try {
       next: (i) => ({ path: `/predict/${i}` }),
     });
     console.log(
-      `round ${round}: floor ${floored.perSecond.toFixed(0)}/s: ${perPicture(floor.pid, floorBefore, threadCpu(floor.pid), pool.size)}`,
+      `round ${round}: floor ${floored.perSecond.toFixed(0)}/s: ${perPicture(floor.pid, floorBefore, threadCpu(floor.pid), pool.size)}; ` +
+        `load generator ${floored.clientCpuMs.toFixed(2)} ms`,
     );
 
     const bareBefore = threadCpu(process.pid);
