@@ -6,8 +6,8 @@ Network: MobileNetV2 1.0 (weights from the npm tarball, nothing downloaded) at -
 --cut (default block_14_add: stride 32, 160 channels) are frozen: their outputs are computed once per
 picture (and its mirror image) and cached, which is what makes training affordable on 2 shared cores. The
 rest of the backbone (blocks 15-16 and the 1280-channel 1x1 conv, initialised from the package) and a new
-head (global average pool -> dropout -> linear 1280 -> 2) are trained. The 1280 pooled features are the
-`embedding` output. With `--cut none` nothing is frozen or cached: every layer is fine-tuned on the pictures
+head (global average pool, or with --pool attention a pool weighed by a learnt score per cell -> dropout ->
+linear 1280 -> 2) are trained. The 1280 pooled features are the `embedding` output. With `--cut none` nothing is frozen or cached: every layer is fine-tuned on the pictures
 (what v3 ships; training/README.md, "Fourth run").
 
 Data: v3data.py's strongly randomised synthetic pictures (train seed 11, validation seed 12), plus picture
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -78,14 +79,34 @@ def split_graph(full: pm.KerasGraph, cut: str) -> tuple[pm.KerasGraph, pm.KerasG
     return front, tail
 
 
+POOLS = ("mean", "attention")
+
+
 class Head(nn.Module):
-    def __init__(self, features=1280, dropout=0.2):
+    """Pools the last feature map into the embedding, then a linear layer to the two classes.
+
+    `pool="attention"`: each cell of the map gets a score (a 1x1 convolution of its features), and the
+    embedding is the features' mean weighed by the softmax of the scores over the cells. The top of a
+    bottle is one or two cells of the map; a plain mean gives the other cells the same say, so a small top
+    is diluted by the background (v4's errors grow as the top shrinks: training/README.md). The scores start
+    at zero, so training starts from the plain mean."""
+
+    def __init__(self, features=1280, dropout=0.2, pool="mean"):
         super().__init__()
         self.drop = nn.Dropout(dropout)
         self.fc = nn.Linear(features, len(LABELS))
+        self.score = None
+        if pool == "attention":
+            self.score = nn.Conv2d(features, 1, 1)
+            nn.init.zeros_(self.score.weight)
+            nn.init.zeros_(self.score.bias)
 
     def forward(self, fmap):
-        emb = fmap.mean((2, 3))
+        if self.score is None:
+            emb = fmap.mean((2, 3))
+        else:
+            weights = torch.softmax(self.score(fmap).flatten(2), dim=2)  # N,1,cells
+            emb = (fmap.flatten(2) * weights).sum(2)
         return self.fc(self.drop(emb)), emb
 
 
@@ -447,6 +468,24 @@ def save_reference(model: nn.Module, X: np.ndarray, workdir: str) -> np.ndarray:
     return probs.numpy()
 
 
+def keep_freed_memory():
+    """Ask glibc's malloc to keep freed memory in the process rather than hand it back to the kernel.
+
+    Every batch allocates and frees tensors of tens of megabytes. By default glibc maps each such block
+    afresh and unmaps it when freed, so the next batch faults its pages in again: from the second epoch on,
+    a run spent most of its time in page faults and took twice as long per picture (training/README.md,
+    eleventh run). With large blocks taken from the heap and the heap never trimmed, the pages are faulted
+    in once. Costs nothing elsewhere than glibc (the call is skipped)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4  # malloc.h
+    libc.mallopt(m_mmap_max, 0)
+    libc.mallopt(m_trim_threshold, 2**31 - 1)
+    libc.mallopt(m_top_pad, 1 << 30)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--package", required=True, help="unpacked nsfwjs@4.4.0 tarball (folder with package.json)")
@@ -467,6 +506,8 @@ def main(argv=None):
     ap.add_argument("--eval-set", action="append", default=[], help="NAME=DIR reported apart (repeatable)")
     ap.add_argument("--eval-generator", action="append", default=[], help="NAME=TEXT: what rendered eval set NAME")
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--pool", choices=POOLS, default="mean",
+                    help="how the last feature map becomes the embedding: its mean, or weighed by learnt cell scores (Head)")
     ap.add_argument("--photometric", action="store_true",
                     help="with --cut none: random brightness, contrast, saturation, blur and noise (photometric())")
     ap.add_argument("--style-shift", type=float, default=0.0,
@@ -487,6 +528,7 @@ def main(argv=None):
     v3data.use_style(args)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the dequantised weights make denormals: 5-10x slower without this
+    keep_freed_memory()
     torch.manual_seed(args.seed)
     os.makedirs(args.workdir, exist_ok=True)
     t_start = time.time()
@@ -504,7 +546,7 @@ def main(argv=None):
             # Keras' momentum 0.999 (torch 0.001) would leave the running statistics at their nsfwjs values
             # while the batches come from bottles: evaluation would then see other statistics than training
             m.momentum = 0.1
-    head = Head()
+    head = Head(pool=args.pool)
     tag = f"{args.cut}_{args.size}"
     if args.weights:
         saved = torch.load(args.weights)
@@ -647,9 +689,12 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
         },
         "embedding": {
             "name": "embedding", "dtype": "float32", "shape": [None, 1280], "size": 1280,
-            "description": "penultimate features: MobileNetV2's 1280 channels averaged over the picture (ReLU6, "
-                           "so 0..6), the input of the final linear layer; for adapting the model to a user's "
-                           "own pictures",
+            "description": "penultimate features: MobileNetV2's 1280 channels "
+                           + ("averaged over the picture" if args.pool == "mean" else
+                              "averaged over the picture's cells, weighed by the softmax over the cells of a learnt "
+                              "score of each cell's features")
+                           + " (ReLU6, so 0..6), the input of the final linear layer; for adapting the model to a "
+                           "user's own pictures",
         },
         "certainty_threshold": threshold,
         "certainty": "a verdict is certain when its calibrated probability (the larger of the two) is at least "
@@ -670,7 +715,10 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
                            + ("every layer fine-tuned from the package's weights" if args.cut == NO_CUT else
                               f"frozen up to {args.cut}, BatchNorms folded; blocks after it and the 1x1 conv to 1280 "
                               "channels fine-tuned")
-                           + ") -> global average pool (= embedding, 1280) -> linear(1280, 2) -> /temperature -> "
+                           + (") -> global average pool" if args.pool == "mean" else
+                              ") -> attention pool (1x1 conv 1280 -> 1 score per cell, softmax over the cells, "
+                              "the features' weighed sum)")
+                           + " (= embedding, 1280) -> linear(1280, 2) -> /temperature -> "
                            "softmax. No test-time flip.",
             "parameters": n_params,
             "multiply_adds_per_picture": macs,

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Where does a `train_v3.py --pool attention` network look? On folders whose labels.jsonl records `topXY`
+(the labelled bottle's top, shares of width and height: eval/independent's SVG and POV-Ray sets), the
+distance from the attention's strongest cell and from its centroid to the top, in shares of the
+letterboxed side, against the picture's centre as a baseline; and the accuracy where the strongest cell
+is near the top and elsewhere.
+
+  /usr/bin/python3 training/attention_probe.py --package /tmp/package \
+    --weights /tmp/capcheck-v3/mobilenet_none_158_epoch4.pt --data /tmp/capcheck-data/independent
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import port_mobilenet as pm  # noqa: E402
+import train_v3  # noqa: E402
+import v3data  # noqa: E402
+
+NEAR = 0.2  # "near the top": within a fifth of the side
+
+
+def top_in_letterbox(record: dict, size: int) -> tuple[float, float]:
+    """The top's position in the letterboxed square (shares of its side), as preprocess.letterbox places it."""
+    w, h = record["width"], record["height"]
+    scale = min(size / w, size / h)
+    nw, nh = round(w * scale), round(h * scale)
+    return ((size - nw) // 2 + record["topXY"][0] * nw) / size, ((size - nh) // 2 + record["topXY"][1] * nh) / size
+
+
+def cell_centres(cells: int, size: int) -> np.ndarray:
+    """Centres of the last feature map's cells in the input, as shares of its side: five stride-2 steps, each
+    padded on the bottom and right only (the Keras layout), put cell j's centre at pixel 32 j + 31."""
+    return (32 * np.arange(cells) + 31) / size
+
+
+def probe(tail, head, folder: str, size: int):
+    X, y, files = v3data.load_folder(folder, size)
+    records = {}
+    with open(os.path.join(folder, "labels.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            records[os.path.join(folder, r["file"])] = r
+    strongest, centroid, centre, right, peaks = [], [], [], [], []
+    for a in range(0, len(y), 64):
+        with torch.no_grad():
+            fmap = tail(torch.from_numpy(X[a : a + 64]).float().div(255.0).permute(0, 3, 1, 2))
+            weights = torch.softmax(head.score(fmap).flatten(2), dim=2).reshape(len(fmap), *fmap.shape[2:]).numpy()
+            logits, _ = head(fmap)
+        centres = cell_centres(fmap.shape[2], size)
+        for j, w in enumerate(weights):
+            tx, ty = top_in_letterbox(records[files[a + j]], size)
+            row, col = np.unravel_index(w.argmax(), w.shape)
+            strongest.append(np.hypot(centres[col] - tx, centres[row] - ty))
+            centroid.append(np.hypot((w.sum(0) * centres).sum() - tx, (w.sum(1) * centres).sum() - ty))
+            centre.append(np.hypot(0.5 - tx, 0.5 - ty))
+            right.append(int(logits[j].argmax()) == y[a + j])
+            peaks.append(w.max())
+    strongest, right = np.asarray(strongest), np.asarray(right)
+    near = strongest < NEAR
+    print(f"{folder}: {len(y)} pictures, {right.mean() * 100:.2f} % right; median distance to the top: "
+          f"strongest cell {np.median(strongest):.3f}, attention centroid {np.median(centroid):.3f}, picture "
+          f"centre {np.median(centre):.3f}; strongest cell within {NEAR} of the top: {near.mean() * 100:.1f} % "
+          f"(right there {right[near].mean() * 100 if near.any() else float('nan'):.1f} %, elsewhere "
+          f"{right[~near].mean() * 100:.1f} %); median largest weight {np.median(peaks):.3f} "
+          f"(uniform: {1 / weights[0].size:.3f})", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--package", required=True, help="unpacked nsfwjs@4.4.0 tarball")
+    ap.add_argument("--weights", required=True, help="WORKDIR/mobilenet_none_SIZE_epochN.pt of a --pool attention run")
+    ap.add_argument("--data", action="append", required=True, help="folder with closed/, open/ and labels.jsonl")
+    ap.add_argument("--size", type=int, default=158)
+    args = ap.parse_args(argv)
+    torch.set_flush_denormal(True)
+    torch.set_num_threads(1)
+    tail = pm.load_package_model(args.package, until=pm.BACKBONE_END)
+    head = train_v3.Head(pool="attention")
+    saved = torch.load(args.weights)
+    tail.load_state_dict(saved["tail"])
+    head.load_state_dict(saved["head"])
+    tail.eval()
+    head.eval()
+    for folder in args.data:
+        probe(tail, head, folder, args.size)
+
+
+if __name__ == "__main__":
+    main()
