@@ -7,8 +7,9 @@ Network: MobileNetV2 1.0 (weights from the npm tarball, nothing downloaded) at -
 picture (and its mirror image) and cached, which is what makes training affordable on 2 shared cores. The
 rest of the backbone (blocks 15-16 and the 1280-channel 1x1 conv, initialised from the package) and a new
 head (global average pool, or with --pool attention a pool weighed by a learnt score per cell -> dropout ->
-linear 1280 -> 2) are trained. The 1280 pooled features are the `embedding` output. With `--cut none` nothing is frozen or cached: every layer is fine-tuned on the pictures
-(what v3 ships; training/README.md, "Fourth run").
+linear 1280 -> 2) are trained. The 1280 pooled features are the `embedding` output. With `--cut none`
+nothing is frozen or cached: every layer is fine-tuned on the pictures (what v3 ships; training/README.md,
+"Fourth run").
 
 Data: v3data.py's strongly randomised synthetic pictures (train seed 11, validation seed 12), plus picture
 folders (--extra-train, e.g. the Blender renders, oversampled --extra-repeat times) and their validation
@@ -475,7 +476,7 @@ def keep_freed_memory():
     afresh and unmaps it when freed, so the next batch faults its pages in again: from the second epoch on,
     a run spent most of its time in page faults and took twice as long per picture (training/README.md,
     eleventh run). With large blocks taken from the heap and the heap never trimmed, the pages are faulted
-    in once. Costs nothing elsewhere than glibc (the call is skipped)."""
+    in once. Without glibc (no libc.so.6) nothing is changed."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
