@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Where does a `train_v3.py --pool attention` network look? On folders whose labels.jsonl records `topXY`
 (the labelled bottle's top, shares of width and height: eval/independent's SVG and POV-Ray sets), the
-distance from the attention's strongest cell and from its centroid to the top, in shares of the
-letterboxed side, against the picture's centre as a baseline; and the accuracy where the strongest cell
+distance from the attention's strongest cell and from its centroid to the top (crop_probe.cell_centroid
+maps cells back to the picture; distances in shares of its width and height, as locator_probe.py
+measures), against the picture's centre as a baseline; and the accuracy where the strongest cell
 is near the top and elsewhere.
 
-  /usr/bin/python3 training/attention_probe.py --package /tmp/package \
+  /tmp/peervenv/bin/python training/attention_probe.py --package /tmp/package \
     --weights /tmp/capcheck-v3/mobilenet_none_158_epoch4.pt --data /tmp/capcheck-data/independent
 """
 
@@ -22,23 +23,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import port_mobilenet as pm  # noqa: E402
 import train_v3  # noqa: E402
+from crop_probe import cell_centroid  # noqa: E402
 import v3data  # noqa: E402
 
-NEAR = 0.2  # "near the top": within a fifth of the side
-
-
-def top_in_letterbox(record: dict, size: int) -> tuple[float, float]:
-    """The top's position in the letterboxed square (shares of its side), as preprocess.letterbox places it."""
-    w, h = record["width"], record["height"]
-    scale = min(size / w, size / h)
-    nw, nh = round(w * scale), round(h * scale)
-    return ((size - nw) // 2 + record["topXY"][0] * nw) / size, ((size - nh) // 2 + record["topXY"][1] * nh) / size
-
-
-def cell_centres(cells: int, size: int) -> np.ndarray:
-    """Centres of the last feature map's cells in the input, as shares of its side: five stride-2 steps, each
-    padded on the bottom and right only (the Keras layout), put cell j's centre at pixel 32 j + 31."""
-    return (32 * np.arange(cells) + 31) / size
+NEAR = 0.2  # "near the top": within a fifth of the picture's width and height
 
 
 def probe(tail, head, folder: str, size: int):
@@ -54,13 +42,13 @@ def probe(tail, head, folder: str, size: int):
             fmap = tail(torch.from_numpy(X[a : a + 64]).float().div(255.0).permute(0, 3, 1, 2))
             weights = torch.softmax(head.score(fmap).flatten(2), dim=2).reshape(len(fmap), *fmap.shape[2:]).numpy()
             logits, _ = head(fmap)
-        centres = cell_centres(fmap.shape[2], size)
         for j, w in enumerate(weights):
-            tx, ty = top_in_letterbox(records[files[a + j]], size)
-            row, col = np.unravel_index(w.argmax(), w.shape)
-            strongest.append(np.hypot(centres[col] - tx, centres[row] - ty))
-            centroid.append(np.hypot((w.sum(0) * centres).sum() - tx, (w.sum(1) * centres).sum() - ty))
-            centre.append(np.hypot(0.5 - tx, 0.5 - ty))
+            r = records[files[a + j]]
+            picture, top = (r["width"], r["height"]), r["topXY"]
+            peak = (w == w.max()).astype(np.float64)
+            strongest.append(np.hypot(*np.subtract(cell_centroid(peak, picture, size), top)))
+            centroid.append(np.hypot(*np.subtract(cell_centroid(w, picture, size), top)))
+            centre.append(np.hypot(*np.subtract((0.5, 0.5), top)))
             right.append(int(logits[j].argmax()) == y[a + j])
             peaks.append(w.max())
     strongest, right = np.asarray(strongest), np.asarray(right)

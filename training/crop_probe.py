@@ -74,17 +74,18 @@ class ActivationMap:
         features = self.session.run([self.map_name], {input_name: letterbox(img, size)[None]})[0][0]
         evidence = np.abs(np.tensordot(self.difference, features, axes=1))  # (rows, columns)
         weight = np.where(evidence >= evidence.max() / 2, evidence, 0)
-        return cell_centroid(weight, img, size)
+        return cell_centroid(weight, img.size, size)
 
 
-def cell_centroid(weight: np.ndarray, img: Image.Image, size: int):
-    """The weighted centroid of a map's cells, as 0..1 of the picture's width and height: cell centres on
-    the model's input, then back through the letterbox (`preprocess.letterbox`'s geometry)."""
+def cell_centroid(weight: np.ndarray, picture_size: tuple[int, int], size: int):
+    """The weighted centroid of a map's cells, as 0..1 of the width and height of a picture of
+    `picture_size`: cell centres on the model's input, then back through the letterbox
+    (`preprocess.letterbox`'s geometry)."""
     rows, cols = weight.shape
     gy, gx = np.mgrid[0:rows, 0:cols]
     x_in = ((gx + 0.5) / cols * size * weight).sum() / weight.sum()
     y_in = ((gy + 0.5) / rows * size * weight).sum() / weight.sum()
-    w, h = img.size
+    w, h = picture_size
     scale = min(size / w, size / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     x = (x_in - (size - nw) // 2) / nw

@@ -63,7 +63,7 @@ def locate(weights: np.ndarray, features: np.ndarray, img: Image.Image, size: in
     weight = np.where(score >= score.max() / 2, np.maximum(score, 0), 0)
     if weight.sum() <= 0:
         weight = (score == score.max()).astype(np.float64)
-    return cell_centroid(weight, img, size)
+    return cell_centroid(weight, img.size, size)
 
 
 def main(argv=None):
