@@ -27,6 +27,7 @@ from crop_probe import cell_centroid  # noqa: E402
 import v3data  # noqa: E402
 
 NEAR = 0.2  # "near the top": within a fifth of the picture's width and height
+CLOSE = 0.1  # the attention's centroid as a locator: within a tenth (as locator_probe.py counts)
 
 
 def probe(tail, head, folder: str, size: int):
@@ -40,7 +41,7 @@ def probe(tail, head, folder: str, size: int):
     for a in range(0, len(y), 64):
         with torch.no_grad():
             fmap = tail(torch.from_numpy(X[a : a + 64]).float().div(255.0).permute(0, 3, 1, 2))
-            weights = torch.softmax(head.score(fmap).flatten(2), dim=2).reshape(len(fmap), *fmap.shape[2:]).numpy()
+            weights = head.pooled(fmap)[1].exp().reshape(len(fmap), *fmap.shape[2:]).numpy()
             logits, _ = head(fmap)
         for j, w in enumerate(weights):
             r = records[files[a + j]]
@@ -51,14 +52,15 @@ def probe(tail, head, folder: str, size: int):
             centre.append(np.hypot(*np.subtract((0.5, 0.5), top)))
             right.append(int(logits[j].argmax()) == y[a + j])
             peaks.append(w.max())
-    strongest, right = np.asarray(strongest), np.asarray(right)
+    strongest, centroid, right = np.asarray(strongest), np.asarray(centroid), np.asarray(right)
     near = strongest < NEAR
     print(f"{folder}: {len(y)} pictures, {right.mean() * 100:.2f} % right; median distance to the top: "
           f"strongest cell {np.median(strongest):.3f}, attention centroid {np.median(centroid):.3f}, picture "
           f"centre {np.median(centre):.3f}; strongest cell within {NEAR} of the top: {near.mean() * 100:.1f} % "
           f"(right there {right[near].mean() * 100 if near.any() else float('nan'):.1f} %, elsewhere "
           f"{right[~near].mean() * 100:.1f} %); median largest weight {np.median(peaks):.3f} "
-          f"(uniform: {1 / weights[0].size:.3f})", flush=True)
+          f"(uniform: {1 / weights[0].size:.3f}); centroid within {CLOSE} of the top: "
+          f"{(centroid < CLOSE).mean() * 100:.1f} %", flush=True)
 
 
 def main(argv=None):

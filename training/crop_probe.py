@@ -12,7 +12,9 @@ itself; the model was not trained on such crops.
 `--locate cam` needs no position from the generator: the model finds the top itself, from its class
 activation map on the whole picture (the last feature map weighed by the difference of the two classes'
 weights in the final layer; the centroid of the cells with at least half the largest evidence, either
-way). That is a two-pass model without new training: the first pass is the usual one.
+way). That is a two-pass model without new training: the first pass is the usual one. `--locate attention
+--weights PT --package DIR` asks a `train_v3.py --pool attention --top-weight` network instead: the
+centroid of its pool's weights (AttentionLocator).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from onnx import numpy_helper
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from preprocess import letterbox  # noqa: E402
+from preprocess import letterbox, letterbox_box  # noqa: E402
 
 LABELS = ["closed", "open"]
 
@@ -80,16 +82,14 @@ class ActivationMap:
 def cell_centroid(weight: np.ndarray, picture_size: tuple[int, int], size: int):
     """The weighted centroid of a map's cells, as 0..1 of the width and height of a picture of
     `picture_size`: cell centres on the model's input, then back through the letterbox
-    (`preprocess.letterbox`'s geometry)."""
+    (`preprocess.letterbox_box`)."""
     rows, cols = weight.shape
     gy, gx = np.mgrid[0:rows, 0:cols]
     x_in = ((gx + 0.5) / cols * size * weight).sum() / weight.sum()
     y_in = ((gy + 0.5) / rows * size * weight).sum() / weight.sum()
-    w, h = picture_size
-    scale = min(size / w, size / h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    x = (x_in - (size - nw) // 2) / nw
-    y = (y_in - (size - nh) // 2) / nh
+    left, top, nw, nh = letterbox_box(*picture_size, size)
+    x = (x_in - left) / nw
+    y = (y_in - top) / nh
     return (float(np.clip(x, 0, 1)), float(np.clip(y, 0, 1)))
 
 
@@ -103,6 +103,32 @@ def session_at(model_path: str, side: int | None):
     return ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+class AttentionLocator:
+    """A `train_v3.py --pool attention` network's own answer to where the top is: the centroid of its
+    pool's cell weights on the whole picture (trained with `--top-weight`, the weights learn to sit on the
+    top)."""
+
+    def __init__(self, package: str, weights: str):
+        import torch
+
+        import port_mobilenet as pm
+        import train_v3
+
+        self.torch = torch
+        self.tail = pm.load_package_model(package, until=pm.BACKBONE_END).eval()
+        self.head = train_v3.Head(pool="attention").eval()
+        saved = torch.load(weights)
+        self.tail.load_state_dict(saved["tail"])
+        self.head.load_state_dict(saved["head"])
+
+    def top_of(self, img: Image.Image, size: int, _input_name: str = ""):
+        x = self.torch.from_numpy(letterbox(img, size)[None]).float().div(255.0).permute(0, 3, 1, 2)
+        with self.torch.no_grad():
+            fmap = self.tail(x)
+            weight = self.head.pooled(fmap)[1].exp().reshape(fmap.shape[2:]).numpy()
+        return cell_centroid(weight, img.size, size)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="folder with manifest.json and model.onnx")
@@ -110,8 +136,12 @@ def main(argv=None):
     ap.add_argument("--crops", default="0.6,0.4,0.25", help="crop sides as shares of the shorter side")
     ap.add_argument("--centre", action="store_true",
                     help="control: crop around the picture's centre instead of the top (no position known)")
-    ap.add_argument("--locate", choices=["generator", "cam"], default="generator",
-                    help="where the top is: the generator's topXY, or the model's own activation map")
+    ap.add_argument("--locate", choices=["generator", "cam", "attention"], default="generator",
+                    help="where the top is: the generator's topXY, the model's own activation map, or the "
+                         "attention pool of --weights")
+    ap.add_argument("--weights", help="with --locate attention: WORKDIR/mobilenet_none_SIZE_epochN.pt of a "
+                                      "train_v3.py --pool attention run")
+    ap.add_argument("--package", help="with --locate attention: the unpacked nsfwjs@4.4.0 tarball")
     ap.add_argument("--mean", action="store_true",
                     help="also score the mean of the whole picture's and each crop's probabilities (two views)")
     ap.add_argument("--side", type=int, help="run the model at this input side instead of its own")
@@ -119,7 +149,10 @@ def main(argv=None):
     manifest = json.load(open(os.path.join(args.model, "manifest.json")))
     size = args.side or manifest["input"]["shape"][1]
     session = session_at(os.path.join(args.model, manifest["file"]), args.side)
-    cam = ActivationMap(os.path.join(args.model, manifest["file"])) if args.locate == "cam" else None
+    if args.locate == "attention" and not (args.weights and args.package):
+        ap.error("--locate attention needs --weights and --package")
+    cam = (ActivationMap(os.path.join(args.model, manifest["file"])) if args.locate == "cam" else
+           AttentionLocator(args.package, args.weights) if args.locate == "attention" else None)
     with open(os.path.join(args.data, "labels.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     shares = [float(s) for s in args.crops.split(",")]

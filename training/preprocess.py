@@ -13,6 +13,13 @@ from PIL import Image, ImageOps
 SIZE = 128
 
 
+def letterbox_box(w: int, h: int, size: int = SIZE) -> tuple[int, int, int, int]:
+    """Where letterbox() puts a w x h picture on the size x size canvas: (left, top, width, height)."""
+    scale = min(size / w, size / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    return (size - nw) // 2, (size - nh) // 2, nw, nh
+
+
 def letterbox(img: Image.Image, size: int = SIZE) -> np.ndarray:
     img = ImageOps.exif_transpose(img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -22,11 +29,10 @@ def letterbox(img: Image.Image, size: int = SIZE) -> np.ndarray:
     img = img.convert("RGB")
     w, h = img.size
     if (w, h) != (size, size):
-        scale = min(size / w, size / h)
-        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        left, top, nw, nh = letterbox_box(w, h, size)
         img = img.resize((nw, nh), Image.LANCZOS)
         canvas = Image.new("RGB", (size, size), (0, 0, 0))
-        canvas.paste(img, ((size - nw) // 2, (size - nh) // 2))
+        canvas.paste(img, (left, top))
         img = canvas
     return np.asarray(img, np.uint8)
 

@@ -7,7 +7,8 @@ Network: MobileNetV2 1.0 (weights from the npm tarball, nothing downloaded) at -
 picture (and its mirror image) and cached, which is what makes training affordable on 2 shared cores. The
 rest of the backbone (blocks 15-16 and the 1280-channel 1x1 conv, initialised from the package) and a new
 head (global average pool, or with --pool attention a pool weighed by a learnt score per cell -> dropout ->
-linear 1280 -> 2) are trained. The 1280 pooled features are the `embedding` output. With `--cut none`
+linear 1280 -> 2) are trained; --top-weight adds a loss that pulls the attention pool's weights onto the
+bottle's top (top_loss). The 1280 pooled features are the `embedding` output. With `--cut none`
 nothing is frozen or cached: every layer is fine-tuned on the pictures (what v3 ships; training/README.md,
 "Fourth run").
 
@@ -102,13 +103,26 @@ class Head(nn.Module):
             nn.init.zeros_(self.score.weight)
             nn.init.zeros_(self.score.bias)
 
-    def forward(self, fmap):
+    def pooled(self, fmap):
+        """(embedding [N,1280], the cells' log-weights [N,cells] or None for the plain mean)."""
         if self.score is None:
-            emb = fmap.mean((2, 3))
-        else:
-            weights = torch.softmax(self.score(fmap).flatten(2), dim=2)  # N,1,cells
-            emb = (fmap.flatten(2) * weights).sum(2)
+            return fmap.mean((2, 3)), None
+        log_weights = torch.log_softmax(self.score(fmap).flatten(1), dim=1)
+        return (fmap.flatten(2) * log_weights.exp()[:, None, :]).sum(2), log_weights
+
+    def forward(self, fmap):
+        emb, _ = self.pooled(fmap)
         return self.fc(self.drop(emb)), emb
+
+
+def top_target(top_xy: torch.Tensor, rows: int, cols: int, sigma=0.5) -> torch.Tensor:
+    """[N,rows*cols]: where the attention pool should look, for tops at `top_xy` ([N,2], 0..1 of the model's
+    input): a Gaussian of `sigma` cells around the top, over the cells' centres, summing to 1."""
+    cy = (torch.arange(rows, dtype=torch.float32) + 0.5) / rows
+    cx = (torch.arange(cols, dtype=torch.float32) + 0.5) / cols
+    dy = (cy[None, :, None] - top_xy[:, 1, None, None]) * rows
+    dx = (cx[None, None, :] - top_xy[:, 0, None, None]) * cols
+    return torch.softmax((-(dx**2 + dy**2) / (2 * sigma**2)).flatten(1), dim=1)
 
 
 class Exported(nn.Module):
@@ -366,7 +380,20 @@ def style_shift(xb: torch.Tensor, gen: np.random.Generator, share=0.5) -> torch.
     return xb.clamp(0.0, 1.0)
 
 
-def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
+def top_loss(log_weights, fmap_shape, tops: np.ndarray, flipped: np.ndarray) -> torch.Tensor:
+    """Cross-entropy of the attention pool's cell weights against top_target, over the pictures whose top is
+    known (tops not NaN); mirrored pictures have their top mirrored."""
+    known = ~np.isnan(tops[:, 0])
+    if not known.any():
+        return log_weights.sum() * 0.0
+    xy = tops[known].copy()
+    xy[flipped[known], 0] = 1.0 - xy[flipped[known], 0]
+    target = top_target(torch.from_numpy(xy), fmap_shape[2], fmap_shape[3])
+    return -(target * log_weights[torch.from_numpy(known)]).sum(1).mean()
+
+
+def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None, tops_tr=None):
+    """tops_tr: float32 [N,2], where each training picture's top is (NaN: unknown), for --top-weight."""
     params = [{"params": tail.parameters(), "lr": args.lr_tail}, {"params": head.parameters(), "lr": args.lr}]
     opt = torch.optim.AdamW(params, weight_decay=args.weight_decay)
     steps = args.epochs * int(np.ceil(len(y_tr) / args.batch))
@@ -382,7 +409,7 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
         head.train()
         order = gen.permutation(len(y_tr))
         flips = gen.random(len(y_tr)) < 0.5
-        tot, correct, n = 0.0, 0, 0
+        tot, tot_top, correct, n = 0.0, 0.0, 0, 0
         for a in range(0, len(order), args.batch):
             idx = np.sort(order[a : a + args.batch])  # sorted: faster gathers from the big array
             if pictures:
@@ -398,8 +425,14 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
                 if args.feature_dropout:
                     xb = F.dropout2d(xb, args.feature_dropout)
             yb = torch.from_numpy(y_tr[idx])
-            logits, _ = head(tail(xb))
+            fmap = tail(xb)
+            emb, log_weights = head.pooled(fmap)
+            logits = head.fc(head.drop(emb))
             loss = F.cross_entropy(logits, yb, label_smoothing=args.label_smoothing)
+            if args.top_weight:
+                attention_loss = top_loss(log_weights, fmap.shape, tops_tr[idx], flips[idx])
+                loss = loss + args.top_weight * attention_loss
+                tot_top += attention_loss.item() * len(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -408,13 +441,17 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None):
             correct += int((logits.argmax(1) == yb).sum())
             n += len(idx)
             if pictures and (a // args.batch) % 100 == 99:
-                print(f"    {n} pictures, loss {tot / n:.4f}, acc {correct / n:.4f}, {time.time() - t0:.0f}s", flush=True)
+                top = f", top loss {tot_top / n:.4f}" if args.top_weight else ""
+                print(f"    {n} pictures, loss {tot / n:.4f}{top}, acc {correct / n:.4f}, {time.time() - t0:.0f}s",
+                      flush=True)
         lv = logits_of(tail, head, F_va)
         pv = softmax(lv)
         va_acc = float((pv.argmax(1) == y_va).mean())
         va_loss = float(-np.log(np.clip(pv[np.arange(len(y_va)), y_va], 1e-7, 1)).mean())
         rec = dict(epoch=epoch, train_loss=round(tot / n, 4), train_acc=round(correct / n, 4),
                    val_acc=round(va_acc, 4), val_loss=round(va_loss, 4), seconds=round(time.time() - t0, 1))
+        if args.top_weight:
+            rec["top_loss"] = round(tot_top / n, 4)  # part of train_loss, unweighted
         history.append(rec)
         print(f"  epoch {epoch}: {rec}", flush=True)
         if on_epoch:
@@ -509,6 +546,9 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--pool", choices=POOLS, default="mean",
                     help="how the last feature map becomes the embedding: its mean, or weighed by learnt cell scores (Head)")
+    ap.add_argument("--top-weight", type=float, default=0.0,
+                    help="with --pool attention: weight of a second loss that pulls the pool's attention onto the "
+                         "bottle's top, where the training pictures record it (top_loss())")
     ap.add_argument("--photometric", action="store_true",
                     help="with --cut none: random brightness, contrast, saturation, blur and noise (photometric())")
     ap.add_argument("--style-shift", type=float, default=0.0,
@@ -526,6 +566,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="torch threads; keep 1: the denormal flush applies to the calling thread only")
     ap.add_argument("--out", default=os.path.join(REPO, "models", "bottle-state", "3"))
     args = ap.parse_args(argv)
+    if args.top_weight and args.pool != "attention":
+        ap.error("--top-weight needs --pool attention")
     v3data.use_style(args)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # the dequantised weights make denormals: 5-10x slower without this
@@ -586,7 +628,13 @@ def main(argv=None):
             if mirror_cached:
                 feats_tr_flip += [front_features(front, X, args.workdir, tag, True)] * args.extra_repeat
             ys_tr += [y] * args.extra_repeat
-    F_tr, Y_tr = np.concatenate(feats_tr), np.concatenate(ys_tr)
+    tops_tr = [v3data.load_tops("train", args.size, args.workdir, args.train_count, args.only_rendered)]
+    for d, (_, y, files) in zip(args.extra_train, extra_tr):  # in feats_tr's order
+        if len(y):
+            tops_tr += [v3data.folder_tops(d, files, args.size)] * args.extra_repeat
+    F_tr, Y_tr, T_tr = np.concatenate(feats_tr), np.concatenate(ys_tr), np.concatenate(tops_tr)
+    if args.top_weight:
+        print(f"tops known for {int((~np.isnan(T_tr[:, 0])).sum())} of {len(T_tr)} training pictures", flush=True)
     F_tr_flip = np.concatenate(feats_tr_flip) if mirror_cached else None
     del feats_tr, feats_tr_flip
     F_va_parts = [front_features(front, X_va, args.workdir, tag)] + [
@@ -599,7 +647,7 @@ def main(argv=None):
     t0 = time.time()
     if args.epochs:
         history, best_epoch = train(tail, head, F_tr, F_tr_flip, Y_tr, F_va, Y_va, args,
-                                    on_epoch=epoch_reporter(front, tail, head, args, tag, eval_sets))
+                                    on_epoch=epoch_reporter(front, tail, head, args, tag, eval_sets), tops_tr=T_tr)
     else:  # export what --weights holds
         history, best_epoch = [], None
     t_train = time.time() - t0
@@ -753,6 +801,11 @@ def build_manifest(args, T, threshold, val_metrics, tests, history, best_epoch, 
             "epochs": args.epochs, "best_epoch": best_epoch, "batch": args.batch, "optimizer": "AdamW",
             "lr_head": args.lr, "lr_backbone": args.lr_tail, "schedule": "one-cycle",
             "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
+            "top_loss": None if not args.top_weight else {
+                "weight": args.top_weight,
+                "what": "cross-entropy of the attention pool's cell weights against a Gaussian of half a cell "
+                        "around the labelled bottle's top (generate.py's top maps, the renders' top_xy), added to "
+                        "the classification loss; pictures whose top is not recorded add nothing"},
             "augmentation": ("left-right mirror of half the pictures, drawn anew each epoch; "
                              + ("brightness, contrast and saturation by up to 30 %, a slight blur (1 in 5) and "
                                 "sensor noise (1 in 5), per picture and epoch; " if args.photometric else "")

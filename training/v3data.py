@@ -7,7 +7,8 @@ renders, the independent set) letterboxed like the service does.
   nice -n 19 /usr/bin/python3 training/v3data.py --size 144 --workers 2
 
 Chunk file names carry seed, first index, count, size, style and a hash of generate.py, so a changed
-generator never reuses stale pictures. Picture i of seed S is the same at any chunking.
+generator never reuses stale pictures. Picture i of seed S is the same at any chunking. A chunk also keeps
+where each picture's labelled top is (`top_xy`, load_tops), the target of train_v3.py --top-weight.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import generate  # noqa: E402
-from preprocess import load_image  # noqa: E402
+from preprocess import letterbox_box, load_image  # noqa: E402
 
 LABELS = list(generate.LABELS)
 CHUNK = 500
@@ -72,10 +73,22 @@ def _render_chunk(job):
     if os.path.exists(path):
         return path, 0.0
     t0 = time.time()
-    X, y, metas, _tops = generate.generate_arrays(count, seed, size, start=start, strong=strong)
-    np.savez(path + ".part.npz", X=X, y=y, metas=json.dumps(metas))
+    X, y, metas, tops = generate.generate_arrays(count, seed, size, start=start, strong=strong)
+    np.savez(path + ".part.npz", X=X, y=y, metas=json.dumps(metas), top_xy=top_centroids(tops))
     os.replace(path + ".part.npz", path)
     return path, time.time() - t0
+
+
+def top_centroids(tops: np.ndarray) -> np.ndarray:
+    """float32 [N,2]: the centre of each picture's labelled top (its closure or open lip in generate.py's top
+    maps, values 1 and 2) as 0..1 of the width and height; NaN where the top is hidden."""
+    size = tops.shape[1]
+    out = np.full((len(tops), 2), np.nan, np.float32)
+    for i, top in enumerate(tops):
+        ys, xs = np.nonzero((top == 1) | (top == 2))
+        if len(xs):
+            out[i] = ((xs.mean() + 0.5) / size, (ys.mean() + 0.5) / size)
+    return out
 
 
 def jobs_for(name, size, workdir, count=None):
@@ -102,23 +115,60 @@ def render(names, size, workdir, workers, counts=None):
             print(f"  [{k + 1}/{len(jobs)}] {os.path.basename(path)} {sec:.0f}s", flush=True)
 
 
-def load_set(name, size, workdir, count=None, only_existing=False):
-    """(X uint8 [N,S,S,3], y int64 [N], metas) of a synthetic set; only_existing takes the finished chunks
-    (training may start while rendering goes on)."""
-    Xs, ys, metas = [], [], []
+def _chunks(name, size, workdir, count=None, only_existing=False):
+    """The set's chunk files, loaded in order (rendered first where missing, unless only_existing)."""
     for job in jobs_for(name, size, workdir, count):
         path = chunk_path(*job)
         if not os.path.exists(path):
             if only_existing:
                 continue
             _render_chunk(job)
-        z = np.load(path, allow_pickle=False)
+        yield np.load(path, allow_pickle=False)
+
+
+def load_set(name, size, workdir, count=None, only_existing=False):
+    """(X uint8 [N,S,S,3], y int64 [N], metas) of a synthetic set; only_existing takes the finished chunks
+    (training may start while rendering goes on)."""
+    Xs, ys, metas = [], [], []
+    for z in _chunks(name, size, workdir, count, only_existing):
         Xs.append(z["X"])
         ys.append(z["y"])
         metas += json.loads(str(z["metas"]))
     if not Xs:
         return np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), []
     return np.concatenate(Xs), np.concatenate(ys), metas
+
+
+def load_tops(name, size, workdir, count=None, only_existing=False):
+    """float32 [N,2]: the tops' centres (top_centroids) of the pictures load_set gives, NaN for chunks rendered
+    before the centres were kept."""
+    parts = [z["top_xy"] if "top_xy" in z.files else np.full((len(z["y"]), 2), np.nan, np.float32)
+             for z in _chunks(name, size, workdir, count, only_existing)]
+    return np.concatenate(parts) if parts else np.zeros((0, 2), np.float32)
+
+
+def folder_tops(root, files, size):
+    """float32 [N,2]: where the labelled bottle's top is on the model's input (0..1, through the letterbox),
+    for picture files of `root` whose labels.jsonl records a `top_xy` (Blender's renders); NaN otherwise."""
+    from PIL import Image
+
+    recorded = {}
+    log = os.path.join(root, "labels.jsonl")
+    if os.path.exists(log):
+        with open(log) as f:
+            for line in f:
+                info = json.loads(line)
+                if "top_xy" in info:
+                    recorded[os.path.normpath(os.path.join(root, info["file"]))] = info["top_xy"]
+    out = np.full((len(files), 2), np.nan, np.float32)
+    for i, f in enumerate(files):
+        xy = recorded.get(os.path.normpath(f))
+        if xy is None or not (0 <= xy[0] <= 1 and 0 <= xy[1] <= 1):
+            continue
+        with Image.open(f) as img:
+            left, top, nw, nh = letterbox_box(*img.size, size)
+        out[i] = ((left + xy[0] * nw) / size, (top + xy[1] * nh) / size)
+    return out
 
 
 def load_folder(root, size):
