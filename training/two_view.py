@@ -8,7 +8,8 @@ logits. Both views share the weights: the network learns whole pictures and clos
 The crop probe (training/README.md, thirteenth run) found that v4 gains 6 points on the SVG set and 5 on
 the ray-traced set from such a second look, at twice v4's multiply-adds. At --view 122 two passes cost
 about what one pass at 158 px does (149 M). This script fine-tunes a thirteenth-run checkpoint that way
-and reports each epoch on the --eval-set folders; it exports nothing.
+and reports each epoch on the --eval-set folders; --export writes an ONNX file and manifest for
+eval/evaluate.mjs (with --epochs 0 and a two_view checkpoint as --weights: export that checkpoint).
 
   OMP_WAIT_POLICY=PASSIVE nice -n 19 /usr/bin/python3 training/two_view.py --package /tmp/package \
     --weights /tmp/capcheck-v3/mobilenet_none_158_epoch4.pt --more-kinds --train-count 16000 \
@@ -18,6 +19,7 @@ and reports each epoch on the --eval-set folders; it exports nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -66,18 +68,49 @@ class TwoView(nn.Module):
         grid = self.crop_grid(log_weights.detach(), shape)
         close = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         logits2, emb2, _, _ = self.look(close)
-        return (logits1 + logits2) / 2, logits1, logits2, log_weights, shape
+        return (logits1 + logits2) / 2, logits1, logits2, log_weights, shape, (emb1 + emb2) / 2
 
 
 class FromPictures(nn.Module):
-    """uint8 NHWC pictures, as the service feeds a model, -> the two views' mean logits."""
+    """uint8 NHWC pictures, as the service feeds a model, -> (probabilities at `temperature`, the two views'
+    mean embedding): the serving contract of train_v3.Exported."""
 
-    def __init__(self, model: TwoView):
+    def __init__(self, model: TwoView, temperature=1.0):
         super().__init__()
         self.model = model
+        self.register_buffer("inv_t", torch.tensor(1.0 / float(temperature)))
 
     def forward(self, image):
-        return self.model(image.float().div(255.0).permute(0, 3, 1, 2))[0]
+        out = self.model(image.float().div(255.0).permute(0, 3, 1, 2))
+        return torch.softmax(out[0] * self.inv_t, dim=1), out[5]
+
+
+def export(model: TwoView, X_va, y_va, args):
+    """ONNX and manifest in --export, for evaluation by the service (eval/evaluate.mjs): temperature and
+    threshold fitted on validation as train_v3.py does; the manifest is --manifest-from's with what differs
+    replaced, and marked a candidate."""
+    model.eval()
+    with torch.no_grad():
+        logits = np.concatenate([model(train_v3.as_input(X_va[a : a + 64]))[0].numpy()
+                                 for a in range(0, len(y_va), 64)])
+    T = train_v3.fit_temperature(logits, y_va)
+    threshold = train_v3.choose_threshold(y_va, train_v3.softmax(logits, T))
+    os.makedirs(args.export, exist_ok=True)
+    onnx_path = os.path.join(args.export, "model.onnx")
+    train_v3.export_onnx(FromPictures(model, T), onnx_path, args.size)
+    with open(os.path.join(args.manifest_from, "manifest.json")) as f:
+        manifest = json.load(f)
+    manifest.update(file="model.onnx", sha256=train_v3.sha256(onnx_path), size_bytes=os.path.getsize(onnx_path),
+                    candidate=True, certainty_threshold=threshold)
+    manifest["calibration"] = {"method": "temperature scaling on validation", "temperature": T}
+    manifest["architecture"] = {
+        "description": f"two views of one MobileNetV2 with an attention pool: the input scaled to {args.view} px, "
+                       f"and a {args.crop} crop around that view's attention centroid sampled to {args.view} px "
+                       "(GridSample); the views' logits averaged, then /temperature -> softmax",
+        "multiply_adds_per_picture": train_v3.count_macs(FromPictures(model), args.size)}
+    with open(os.path.join(args.export, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(f"exported to {args.export}: temperature {T:.3f}, threshold {threshold}", flush=True)
 
 
 def accuracy(model, X, y, batch=64):
@@ -111,6 +144,8 @@ def main(argv=None):
     ap.add_argument("--top-weight", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--export", help="write model.onnx and manifest.json here after training")
+    ap.add_argument("--manifest-from", help="with --export: a train_v3.py export whose manifest to start from")
     args = ap.parse_args(argv)
     v3data.use_style(args)
     torch.set_num_threads(args.threads)
@@ -124,6 +159,8 @@ def main(argv=None):
     tail.load_state_dict(saved["tail"])
     head.load_state_dict(saved["head"])
     model = TwoView(tail, head, args.view, args.crop)
+    if args.export and not args.manifest_from:
+        ap.error("--export needs --manifest-from")
     print(f"{train_v3.count_macs(FromPictures(model), args.size)} multiply-adds per picture", flush=True)
 
     X, y, _ = v3data.load_set("train", args.size, args.workdir, args.train_count)
@@ -150,7 +187,7 @@ def main(argv=None):
     report("start")
     opt = torch.optim.AdamW([{"params": tail.parameters(), "lr": args.lr_tail},
                              {"params": head.parameters(), "lr": args.lr}], weight_decay=1e-4)
-    steps = args.epochs * int(np.ceil(len(y) / args.batch))
+    steps = max(1, args.epochs * int(np.ceil(len(y) / args.batch)))  # --epochs 0: export only
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[args.lr_tail, args.lr], total_steps=steps, pct_start=0.15)
     gen = np.random.default_rng(args.seed)
     for epoch in range(1, args.epochs + 1):
@@ -163,7 +200,7 @@ def main(argv=None):
             xb = torch.where(torch.from_numpy(flips[idx])[:, None, None, None], xb.flip(3), xb)
             xb = train_v3.photometric(xb, gen)
             yb = torch.from_numpy(y[idx])
-            _, logits1, logits2, log_weights, shape = model(xb)
+            _, logits1, logits2, log_weights, shape, _ = model(xb)
             loss = F.cross_entropy(logits1, yb) + F.cross_entropy(logits2, yb)
             loss = loss + args.top_weight * train_v3.top_loss(log_weights, shape, tops[idx], flips[idx])
             opt.zero_grad()
@@ -176,6 +213,8 @@ def main(argv=None):
         torch.save(dict(tail=tail.state_dict(), head=head.state_dict()),
                    os.path.join(args.workdir, f"two_view_{args.view}_epoch{epoch}.pt"))
         report(f"epoch {epoch} ({time.time() - t0:.0f}s)")
+    if args.export:
+        export(model, X_va, y_va, args)
 
 
 if __name__ == "__main__":
