@@ -37,7 +37,7 @@ import v3data  # noqa: E402
 
 class TwoView(nn.Module):
     """float NCHW pictures in 0..1 -> (mean logits, first view's logits, second view's logits, first view's
-    cell log-weights, first view's feature map shape)."""
+    cell log-weights, first view's feature map shape, the two views' mean embedding)."""
 
     def __init__(self, tail, head, view: int, crop: float):
         super().__init__()
@@ -87,8 +87,8 @@ class FromPictures(nn.Module):
 
 def export(model: TwoView, X_va, y_va, args):
     """ONNX and manifest in --export, for evaluation by the service (eval/evaluate.mjs): temperature and
-    threshold fitted on validation as train_v3.py does; the manifest is --manifest-from's with what differs
-    replaced, and marked a candidate."""
+    threshold fitted as train_v3.py does, on the synthetic validation pictures (not the renders' validation
+    folder); the manifest is --manifest-from's with what differs replaced, and marked a candidate."""
     model.eval()
     with torch.no_grad():
         logits = np.concatenate([model(train_v3.as_input(X_va[a : a + 64]))[0].numpy()
