@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import port_mobilenet as pm  # noqa: E402
 import train_v3  # noqa: E402
 from crop_probe import cell_centroid  # noqa: E402
 import v3data  # noqa: E402
@@ -41,8 +40,8 @@ def probe(tail, head, folder: str, size: int):
     for a in range(0, len(y), 64):
         with torch.no_grad():
             fmap = tail(torch.from_numpy(X[a : a + 64]).float().div(255.0).permute(0, 3, 1, 2))
-            weights = head.pooled(fmap)[1].exp().reshape(len(fmap), *fmap.shape[2:]).numpy()
-            logits, _ = head(fmap)
+            logits, _, log_weights = head.classify(fmap)
+            weights = log_weights.exp().reshape(len(fmap), *fmap.shape[2:]).numpy()
         for j, w in enumerate(weights):
             r = records[files[a + j]]
             picture, top = (r["width"], r["height"]), r["topXY"]
@@ -72,13 +71,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_flush_denormal(True)
     torch.set_num_threads(1)
-    tail = pm.load_package_model(args.package, until=pm.BACKBONE_END)
-    head = train_v3.Head(pool="attention")
-    saved = torch.load(args.weights)
-    tail.load_state_dict(saved["tail"])
-    head.load_state_dict(saved["head"])
-    tail.eval()
-    head.eval()
+    tail, head = train_v3.load_attention_net(args.package, args.weights)
     for folder in args.data:
         probe(tail, head, folder, args.size)
 

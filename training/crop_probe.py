@@ -111,21 +111,16 @@ class AttentionLocator:
     def __init__(self, package: str, weights: str):
         import torch
 
-        import port_mobilenet as pm
         import train_v3
 
         self.torch = torch
-        self.tail = pm.load_package_model(package, until=pm.BACKBONE_END).eval()
-        self.head = train_v3.Head(pool="attention").eval()
-        saved = torch.load(weights)
-        self.tail.load_state_dict(saved["tail"])
-        self.head.load_state_dict(saved["head"])
+        self.tail, self.head = train_v3.load_attention_net(package, weights)
 
     def top_of(self, img: Image.Image, size: int, _input_name: str = ""):
         x = self.torch.from_numpy(letterbox(img, size)[None]).float().div(255.0).permute(0, 3, 1, 2)
         with self.torch.no_grad():
             fmap = self.tail(x)
-            weight = self.head.pooled(fmap)[1].exp().reshape(fmap.shape[2:]).numpy()
+            weight = self.head.classify(fmap)[2].exp().reshape(fmap.shape[2:]).numpy()
         return cell_centroid(weight, img.size, size)
 
 

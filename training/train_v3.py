@@ -110,9 +110,25 @@ class Head(nn.Module):
         log_weights = torch.log_softmax(self.score(fmap).flatten(1), dim=1)
         return (fmap.flatten(2) * log_weights.exp()[:, None, :]).sum(2), log_weights
 
+    def classify(self, fmap):
+        """(logits [N,2], embedding, the cells' log-weights or None): forward, with the pool's weights."""
+        emb, log_weights = self.pooled(fmap)
+        return self.fc(self.drop(emb)), emb, log_weights
+
     def forward(self, fmap):
-        emb, _ = self.pooled(fmap)
-        return self.fc(self.drop(emb)), emb
+        logits, emb, _ = self.classify(fmap)
+        return logits, emb
+
+
+def load_attention_net(package: str, weights: str):
+    """(tail, head) of a --pool attention run's checkpoint (WORKDIR/mobilenet_none_SIZE_epochN.pt, or
+    two_view.py's), in eval mode."""
+    tail = pm.load_package_model(package, until=pm.BACKBONE_END)
+    head = Head(pool="attention")
+    saved = torch.load(weights)
+    tail.load_state_dict(saved["tail"])
+    head.load_state_dict(saved["head"])
+    return tail.eval(), head.eval()
 
 
 def top_target(top_xy: torch.Tensor, rows: int, cols: int, sigma=0.5) -> torch.Tensor:
@@ -426,8 +442,7 @@ def train(tail, head, F_tr, F_tr_flip, y_tr, F_va, y_va, args, on_epoch=None, to
                     xb = F.dropout2d(xb, args.feature_dropout)
             yb = torch.from_numpy(y_tr[idx])
             fmap = tail(xb)
-            emb, log_weights = head.pooled(fmap)
-            logits = head.fc(head.drop(emb))
+            logits, _, log_weights = head.classify(fmap)
             loss = F.cross_entropy(logits, yb, label_smoothing=args.label_smoothing)
             if args.top_weight:
                 attention_loss = top_loss(log_weights, fmap.shape, tops_tr[idx], flips[idx])
@@ -628,12 +643,13 @@ def main(argv=None):
             if mirror_cached:
                 feats_tr_flip += [front_features(front, X, args.workdir, tag, True)] * args.extra_repeat
             ys_tr += [y] * args.extra_repeat
-    tops_tr = [v3data.load_tops("train", args.size, args.workdir, args.train_count, args.only_rendered)]
-    for d, (_, y, files) in zip(args.extra_train, extra_tr):  # in feats_tr's order
-        if len(y):
-            tops_tr += [v3data.folder_tops(d, files, args.size)] * args.extra_repeat
-    F_tr, Y_tr, T_tr = np.concatenate(feats_tr), np.concatenate(ys_tr), np.concatenate(tops_tr)
+    F_tr, Y_tr, T_tr = np.concatenate(feats_tr), np.concatenate(ys_tr), None
     if args.top_weight:
+        tops_tr = [v3data.load_tops("train", args.size, args.workdir, args.train_count, args.only_rendered)]
+        for d, (_, y, files) in zip(args.extra_train, extra_tr):  # in feats_tr's order
+            if len(y):
+                tops_tr += [v3data.folder_tops(d, files, args.size)] * args.extra_repeat
+        T_tr = np.concatenate(tops_tr)
         print(f"tops known for {int((~np.isnan(T_tr[:, 0])).sum())} of {len(T_tr)} training pictures", flush=True)
     F_tr_flip = np.concatenate(feats_tr_flip) if mirror_cached else None
     del feats_tr, feats_tr_flip

@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import port_mobilenet as pm  # noqa: E402
 import train_v3  # noqa: E402
 import v3data  # noqa: E402
 
@@ -45,8 +44,7 @@ class TwoView(nn.Module):
 
     def look(self, x):
         fmap = self.tail(x)
-        emb, log_weights = self.head.pooled(fmap)
-        return self.head.fc(self.head.drop(emb)), emb, log_weights, fmap.shape
+        return *self.head.classify(fmap), fmap.shape
 
     def crop_grid(self, log_weights, shape):
         """Sampling grid of the second view: --crop of the input's side around the attention's centroid,
@@ -153,11 +151,7 @@ def main(argv=None):
     train_v3.keep_freed_memory()
     torch.manual_seed(args.seed)
 
-    tail = pm.load_package_model(args.package, until=pm.BACKBONE_END)
-    head = train_v3.Head(pool="attention")
-    saved = torch.load(args.weights)
-    tail.load_state_dict(saved["tail"])
-    head.load_state_dict(saved["head"])
+    tail, head = train_v3.load_attention_net(args.package, args.weights)
     model = TwoView(tail, head, args.view, args.crop)
     if args.export and not args.manifest_from:
         ap.error("--export needs --manifest-from")
